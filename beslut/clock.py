@@ -1,0 +1,58 @@
+"""Where `beslut` gets the time: an injectable clock, never `datetime.now()` deep inside.
+
+The domain takes dates and instants as arguments. Only the application layer asks a
+:class:`Clock` for "now" (to stamp `recorded_at` and to refuse legal dates in the
+future), so tests and the demo can run any calendar they like.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+class Clock(Protocol):
+    """Something that tells the current instant (aware, any zone)."""
+
+    def now(self) -> datetime:
+        """Return the current instant as an aware datetime."""
+        ...
+
+
+class SystemClock:
+    """The real clock, in Europe/Stockholm."""
+
+    def now(self) -> datetime:
+        """Return the wall-clock instant in Europe/Stockholm."""
+        return datetime.now(STOCKHOLM)
+
+
+class FixedClock:
+    """A clock that stands still until told to move; for tests and replays."""
+
+    def __init__(self, instant: datetime) -> None:
+        if instant.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._instant = instant
+
+    def now(self) -> datetime:
+        """Return the instant the clock was set to."""
+        return self._instant
+
+    def set(self, instant: datetime) -> None:
+        """Move the clock to *instant* (forwards or backwards)."""
+        if instant.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._instant = instant
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forwards by *delta*."""
+        self._instant = self._instant + delta
+
+
+def today(clock: Clock) -> date:
+    """Return the clock's current date in Europe/Stockholm."""
+    return clock.now().astimezone(STOCKHOLM).date()

@@ -1,0 +1,82 @@
+"""The exceptions `beslut` raises, in one leaf module so every layer can import it.
+
+Two families, as in python-statemachine: :class:`DefinitionError` is a bug in a
+machine definition (it should never reach a user), while everything under
+:class:`Refusal` is a command that was refused and changed nothing. The CLI maps
+each family to an exit code (2 refused, 3 conflict, 4 audit failure), so the
+hierarchy *is* the exit-code contract.
+"""
+
+from __future__ import annotations
+
+
+class BeslutError(Exception):
+    """Root of every error raised on purpose by `beslut`."""
+
+    exit_code = 1
+
+
+class DefinitionError(BeslutError):
+    """A machine definition is inconsistent: a programming error, not user input."""
+
+
+class Refusal(BeslutError):
+    """A command was refused; nothing was written."""
+
+    exit_code = 2
+
+
+class InvalidInput(Refusal, ValueError):
+    """The input is malformed: a bad spec field, a bad date, an unknown option value."""
+
+
+class SpecError(InvalidInput):
+    """A recommendation spec is invalid; the message names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"spec field {field!r}: {problem}")
+
+
+class NotFound(Refusal, LookupError):
+    """An unknown recommendation or party key."""
+
+
+class Duplicate(Refusal):
+    """The thing already exists (a recommendation key, a second decision)."""
+
+
+class RuleViolation(Refusal):
+    """The command is well-formed but a rule of the domain forbids it now."""
+
+
+class TransitionNotAllowed(RuleViolation):
+    """A trigger is not allowed in the current state of a machine."""
+
+    def __init__(self, *, machine: str, subject: str, trigger: str, state: str, allowed: list[str]) -> None:
+        self.machine = machine
+        self.subject = subject
+        self.trigger = trigger
+        self.state = state
+        self.allowed = allowed
+        allowed_text = ", ".join(allowed) if allowed else "none (final state)"
+        super().__init__(
+            f"{machine} {subject} is {state!r}: {trigger!r} is not allowed; allowed: {allowed_text}"
+        )
+
+
+class ConcurrencyConflict(BeslutError):
+    """Someone else changed the recommendation since it was read: retry with a fresh version."""
+
+    exit_code = 3
+
+
+class StoreError(BeslutError):
+    """The database could not do what was asked (not a refusal of the input)."""
+
+
+class AuditVerificationFailed(BeslutError):
+    """The audit log does not verify."""
+
+    exit_code = 4

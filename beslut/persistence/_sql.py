@@ -1,0 +1,426 @@
+"""The SQLAlchemy implementation of the store port, shared by the SQLite and PostgreSQL adapters.
+
+Statements are SQLAlchemy Core on the SQLModel tables (no ORM session): a command
+touches a handful of rows, and Core keeps the per-command overhead close to a raw
+driver. What differs per database (connection set-up, how a transaction starts,
+how audit appends are serialised, the append-only triggers) is left to the
+subclasses in :mod:`~beslut.persistence.sqlite` and :mod:`~beslut.persistence.postgres`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, inspect, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
+from beslut.persistence import _tables as t
+from beslut.persistence.abc import Reader, Store, UnitOfWork
+from beslut.scheduler.deadlines import Deadline, DeadlineRow
+from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
+from beslut.states.case import Case, Event, PartyDecision
+from beslut.states.spec import parse_spec, spec_to_data
+
+_PARTY_FIELDS = [f.name for f in fields(PartyDecision) if f.name != "key"]
+_AUDIT_BATCH = 2000
+
+
+class SqlReader(Reader):
+    """Queries over one SQLAlchemy connection inside an open transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def load_case(self, key: str) -> Case | None:
+        """The recommendation *key*, or None."""
+        row = self.connection.execute(select(t.RECOMMENDATION).where(t.RECOMMENDATION.c.key == key)).mappings().first()
+        if row is None:
+            return None
+        return self._case(row, self._party_rows([key]).get(key, []))
+
+    def list_cases(self) -> list[Case]:
+        """Every recommendation, by proposal date then key."""
+        rows = self.connection.execute(
+            select(t.RECOMMENDATION).order_by(t.RECOMMENDATION.c.proposed_on, t.RECOMMENDATION.c.key)
+        ).mappings().all()
+        parties = self._party_rows(None)
+        return [self._case(row, parties.get(row["key"], [])) for row in rows]
+
+    def audit_records(self, stream: str | None = None) -> Iterator[AuditRecord]:
+        """The audit log ordered by seq, fetched in batches by seq range."""
+        after = 0
+        while True:
+            query = select(t.AUDIT_EVENT).where(t.AUDIT_EVENT.c.seq > after)
+            if stream is not None:
+                query = query.where(t.AUDIT_EVENT.c.stream == stream)
+            rows = self.connection.execute(query.order_by(t.AUDIT_EVENT.c.seq).limit(_AUDIT_BATCH)).mappings().all()
+            for row in rows:
+                yield AuditRecord(
+                    seq=row["seq"],
+                    stream=row["stream"],
+                    stream_seq=row["stream_seq"],
+                    recorded_at=format_instant(row["recorded_at"]),
+                    valid_on=row["valid_on"].isoformat(),
+                    kind=row["kind"],
+                    payload=row["payload"],
+                    prev_hash=row["prev_hash"],
+                    hash=row["hash"],
+                )
+            if len(rows) < _AUDIT_BATCH:
+                return
+            after = rows[-1]["seq"]
+
+    def deadlines(self, *, status: str | None = None, recommendation: str | None = None) -> list[DeadlineRow]:
+        """Deadline rows by due_at then id."""
+        query = select(t.DEADLINE)
+        if status is not None:
+            query = query.where(t.DEADLINE.c.status == status)
+        if recommendation is not None:
+            query = query.where(t.DEADLINE.c.recommendation_key == recommendation)
+        rows = self.connection.execute(query.order_by(t.DEADLINE.c.due_at, t.DEADLINE.c.id)).mappings().all()
+        return [_deadline_row(row) for row in rows]
+
+    def _party_rows(self, keys: list[str] | None) -> dict[str, list[Any]]:
+        query = select(t.PARTY_DECISION)
+        if keys is not None:
+            query = query.where(t.PARTY_DECISION.c.recommendation_key.in_(keys))
+        rows = self.connection.execute(
+            query.order_by(t.PARTY_DECISION.c.recommendation_key, t.PARTY_DECISION.c.position)
+        ).mappings().all()
+        grouped: dict[str, list[Any]] = {}
+        for row in rows:
+            grouped.setdefault(row["recommendation_key"], []).append(row)
+        return grouped
+
+    @staticmethod
+    def _case(row: Any, party_rows: list[Any]) -> Case:
+        spec = parse_spec(json.loads(row["spec"]))
+        parties = tuple(
+            PartyDecision(key=p["party_key"], **{name: p[name] for name in _PARTY_FIELDS}) for p in party_rows
+        )
+        participants = row["participants"]
+        return Case(
+            spec=spec,
+            state=row["state"],
+            version=row["version"],
+            reply_deadline=row["reply_deadline"],
+            proposed_on=row["proposed_on"],
+            parties=parties,
+            outcome=row["outcome"],
+            participants=tuple(json.loads(participants)) if participants is not None else None,
+            recommended_on=row["recommended_on"],
+            consolidated_on=row["consolidated_on"],
+            in_force_since=row["in_force_since"],
+            withdrawn_on=row["withdrawn_on"],
+            withdraw_reason=row["withdraw_reason"],
+            superseded_on=row["superseded_on"],
+            superseded_by=row["superseded_by"],
+        )
+
+
+class SqlUnitOfWork(SqlReader, UnitOfWork):
+    """Writes inside one transaction; the store commits or rolls back around it."""
+
+    def __init__(self, connection: Connection, store: SqlStore) -> None:
+        super().__init__(connection)
+        self._store = store
+        self._loaded: dict[str, Case] = {}
+
+    def load_case_for_update(self, key: str) -> Case | None:
+        """Load and hold the recommendation row until commit (FOR UPDATE where the database has it)."""
+        self.connection.execute(
+            select(t.RECOMMENDATION.c.key).where(t.RECOMMENDATION.c.key == key).with_for_update()
+        ).first()
+        case = self.load_case(key)
+        if case is not None:
+            self._loaded[key] = case
+        return case
+
+    def add_case(self, case: Case, *, now: datetime) -> None:
+        """Insert the recommendation and its parties."""
+        try:
+            self.connection.execute(insert(t.RECOMMENDATION).values(**_case_values(case, now)))
+        except IntegrityError as error:
+            raise Duplicate(f"recommendation {case.key!r} already exists") from error
+        self.connection.execute(insert(t.PARTY_DECISION), [_party_values(case.key, i, p) for i, p in enumerate(case.parties)])
+
+    def save_case(self, case: Case, *, expected_version: int, now: datetime) -> None:
+        """Update the recommendation if still at *expected_version*, and the parties that changed."""
+        result = self.connection.execute(
+            update(t.RECOMMENDATION)
+            .where(and_(t.RECOMMENDATION.c.key == case.key, t.RECOMMENDATION.c.version == expected_version))
+            .values(**_case_values(case, now))
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict(
+                f"recommendation {case.key!r} changed since version {expected_version}: reload and try again"
+            )
+        before = self._loaded.get(case.key)
+        for index, party in enumerate(case.parties):
+            if before is not None and before.parties[index] == party:
+                continue
+            values = _party_values(case.key, index, party)
+            self.connection.execute(
+                update(t.PARTY_DECISION)
+                .where(
+                    and_(
+                        t.PARTY_DECISION.c.recommendation_key == case.key,
+                        t.PARTY_DECISION.c.party_key == party.key,
+                    )
+                )
+                .values(**values)
+            )
+
+    def append_events(self, events: Sequence[Event], *, recorded_at: datetime) -> list[AuditRecord]:
+        """Chain *events* after the head; see :meth:`UnitOfWork.append_events`."""
+        if not events:
+            return []
+        self._store.serialise_appends(self.connection)
+        head = self.connection.execute(
+            select(t.AUDIT_EVENT.c.seq, t.AUDIT_EVENT.c.hash).order_by(t.AUDIT_EVENT.c.seq.desc()).limit(1)
+        ).first()
+        seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
+        stream_heads: dict[str, int] = {}
+        stamp = format_instant(recorded_at)
+        records: list[AuditRecord] = []
+        for event in events:
+            if event.stream not in stream_heads:
+                stream_heads[event.stream] = self.connection.execute(
+                    select(func.coalesce(func.max(t.AUDIT_EVENT.c.stream_seq), 0)).where(
+                        t.AUDIT_EVENT.c.stream == event.stream
+                    )
+                ).scalar_one()
+            stream_heads[event.stream] += 1
+            seq += 1
+            record = seal(
+                seq=seq,
+                stream=event.stream,
+                stream_seq=stream_heads[event.stream],
+                recorded_at=stamp,
+                valid_on=event.valid_on.isoformat(),
+                kind=event.kind,
+                payload=dict(event.payload),
+                prev_hash=prev_hash,
+            )
+            prev_hash = record.hash
+            records.append(record)
+        self.connection.execute(
+            insert(t.AUDIT_EVENT),
+            [
+                {
+                    "seq": r.seq,
+                    "stream": r.stream,
+                    "stream_seq": r.stream_seq,
+                    "recorded_at": recorded_at,
+                    "valid_on": date.fromisoformat(r.valid_on),
+                    "kind": r.kind,
+                    "payload": r.payload,
+                    "prev_hash": r.prev_hash,
+                    "hash": r.hash,
+                }
+                for r in records
+            ],
+        )
+        return records
+
+    def sync_deadlines(self, recommendation: str, wanted: Sequence[Deadline], *, now: datetime) -> None:
+        """Cancel unwanted pending rows and insert missing wanted ones."""
+        existing = [
+            row
+            for row in self.deadlines(recommendation=recommendation)
+            if row.status in ("pending", "done")
+        ]
+        wanted_ids = {d.identity for d in wanted}
+        for row in existing:
+            if row.status == "pending" and row.identity not in wanted_ids:
+                self.close_deadline(row.id, status="cancelled", now=now)
+        have = {row.identity for row in existing}
+        missing = [d for d in wanted if d.identity not in have]
+        if missing:
+            self.connection.execute(
+                insert(t.DEADLINE),
+                [
+                    {
+                        "recommendation_key": d.recommendation,
+                        "party_key": d.party,
+                        "kind": d.kind,
+                        "due_at": d.due_at,
+                        "status": "pending",
+                    }
+                    for d in missing
+                ],
+            )
+
+    def due_deadlines(self, now: datetime, *, limit: int) -> list[DeadlineRow]:
+        """Pending deadlines due at *now*, oldest first."""
+        rows = self.connection.execute(
+            select(t.DEADLINE)
+            .where(and_(t.DEADLINE.c.status == "pending", t.DEADLINE.c.due_at <= now))
+            .order_by(t.DEADLINE.c.due_at, t.DEADLINE.c.id)
+            .limit(limit)
+        ).mappings().all()
+        return [_deadline_row(row) for row in rows]
+
+    def close_deadline(self, deadline_id: int, *, status: str, now: datetime) -> None:
+        """Mark one pending deadline done or cancelled."""
+        self.connection.execute(
+            update(t.DEADLINE)
+            .where(and_(t.DEADLINE.c.id == deadline_id, t.DEADLINE.c.status == "pending"))
+            .values(status=status, closed_at=now)
+        )
+
+
+class SqlStore(Store):
+    """A store over one SQLAlchemy engine; subclasses set the engine up for their database."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    # -- hooks for the adapters
+
+    def serialise_appends(self, connection: Connection) -> None:
+        """Make concurrent audit appends take turns (no-op where the database has one writer)."""
+
+    def install_triggers(self, connection: Connection) -> None:
+        """Install the append-only triggers on audit_event."""
+        raise NotImplementedError
+
+    def begin_write(self, connection: Connection) -> None:
+        """Start a write transaction."""
+        connection.begin()
+
+    def begin_read(self, connection: Connection) -> None:
+        """Start a read-only transaction."""
+        connection.begin()
+
+    # -- the port
+
+    def create_schema(self) -> bool:
+        """Create the tables and triggers if missing."""
+        with self._translated(), self.engine.connect() as connection:
+            self.begin_write(connection)
+            existed = inspect(connection).has_table("audit_event")
+            t.METADATA.create_all(connection, checkfirst=True)
+            if not existed:
+                self.install_triggers(connection)
+                connection.execute(insert(t.META).values(key="schema_version", value=t.SCHEMA_VERSION))
+            connection.commit()
+            return not existed
+
+    def is_initialised(self) -> bool:
+        """True when audit_event exists."""
+        with self._translated(), self.engine.connect() as connection:
+            return inspect(connection).has_table("audit_event")
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """One write transaction; commit on success, roll back on any exception."""
+        with self._translated(), self.engine.connect() as connection:
+            self.begin_write(connection)
+            try:
+                yield SqlUnitOfWork(connection, self)
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """One read-only snapshot."""
+        with self._translated(), self.engine.connect() as connection:
+            self.begin_read(connection)
+            try:
+                yield SqlReader(connection)
+            finally:
+                connection.rollback()
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.engine.dispose()
+
+    def dump(self) -> list[tuple[str, list[tuple[object, ...]]]]:
+        """Every row of every table in primary-key order."""
+        out: list[tuple[str, list[tuple[object, ...]]]] = []
+        with self.engine.connect() as connection:
+            for table in t.METADATA.sorted_tables:
+                order = list(table.primary_key.columns) or list(table.columns)
+                rows = connection.execute(select(table).order_by(*order)).all()
+                out.append((table.name, [tuple(r) for r in rows]))
+        return out
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Translate driver errors into `beslut` errors, in one place."""
+        try:
+            yield
+        except IntegrityError as error:
+            if "uq_audit_event_stream_seq" in str(error) or "audit_event" in str(error):
+                raise ConcurrencyConflict("another writer appended to the audit log first; try again") from error
+            raise StoreError(f"database integrity error: {error.orig}") from error
+        except OperationalError as error:
+            if "locked" in str(error.orig) or "could not serialize" in str(error.orig):
+                raise ConcurrencyConflict(f"the database is busy: {error.orig}") from error
+            raise StoreError(f"database error: {error.orig}") from error
+        except DBAPIError as error:
+            raise StoreError(f"database error: {error.orig}") from error
+        except SQLAlchemyError as error:
+            raise StoreError(f"database error: {error}") from error
+
+
+def _case_values(case: Case, now: datetime) -> dict[str, Any]:
+    spec = case.spec
+    return {
+        "key": case.key,
+        "state": case.state,
+        "outcome": case.outcome,
+        "version": case.version,
+        "title": spec.title,
+        "issuer": spec.issuer,
+        "coordinator": spec.coordinator,
+        "consolidation": str(spec.consolidation),
+        "reply_by": spec.reply_by,
+        "reply_deadline": case.reply_deadline,
+        "in_force_on": spec.in_force_on,
+        "supersedes": spec.supersedes,
+        "superseded_by": case.superseded_by,
+        "proposed_on": case.proposed_on,
+        "recommended_on": case.recommended_on,
+        "consolidated_on": case.consolidated_on,
+        "in_force_since": case.in_force_since,
+        "withdrawn_on": case.withdrawn_on,
+        "withdraw_reason": case.withdraw_reason,
+        "superseded_on": case.superseded_on,
+        "participants": json.dumps(list(case.participants)) if case.participants is not None else None,
+        "spec": canonical_json(spec_to_data(spec)),
+        "updated_at": now,
+    }
+
+
+def _party_values(key: str, position: int, party: PartyDecision) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(party, name) for name in _PARTY_FIELDS}
+    values.update(recommendation_key=key, party_key=party.key, position=position)
+    return values
+
+
+def _deadline_row(row: Any) -> DeadlineRow:
+    return DeadlineRow(
+        id=row["id"],
+        recommendation=row["recommendation_key"],
+        party=row["party_key"],
+        kind=row["kind"],
+        due_at=row["due_at"],
+        status=row["status"],
+        closed_at=row["closed_at"],
+    )
+
+
+def raw_sql(connection: Connection, statement: str) -> None:
+    """Run one DDL statement (used by the adapters for triggers)."""
+    connection.execute(text(statement))

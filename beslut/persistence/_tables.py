@@ -1,0 +1,132 @@
+"""The database tables, declared once with SQLModel and shared by both adapters.
+
+Private to the persistence package: the rest of `beslut` sees domain values
+(:class:`~beslut.states.case.Case`, :class:`~beslut.states.audit_chain.AuditRecord`),
+never rows. `audit_event` is a public contract: auditors query it directly, so its
+name and columns only ever grow.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from beslut.persistence._types import AwareDateTime
+
+SCHEMA_VERSION = "1"
+
+
+class MetaRow(SQLModel, table=True):
+    """Key/value facts about the database itself (schema version)."""
+
+    __tablename__ = "beslut_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+
+
+class RecommendationRow(SQLModel, table=True):
+    """One recommendation: its current state (a projection of its audit stream) and its spec."""
+
+    __tablename__ = "recommendation"
+
+    key: str = Field(primary_key=True, max_length=100)
+    state: str = Field(max_length=20, index=True)
+    outcome: str | None = Field(default=None, max_length=20)
+    version: int
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    issuer: str = Field(max_length=500)
+    coordinator: str = Field(max_length=64)
+    consolidation: str = Field(max_length=40)
+    reply_by: date
+    reply_deadline: date
+    in_force_on: date | None = None
+    supersedes: str | None = Field(default=None, max_length=100)
+    superseded_by: str | None = Field(default=None, max_length=100)
+    proposed_on: date
+    recommended_on: date | None = None
+    consolidated_on: date | None = None
+    in_force_since: date | None = None
+    withdrawn_on: date | None = None
+    withdraw_reason: str | None = Field(default=None, sa_column=Column(Text))
+    superseded_on: date | None = None
+    participants: str | None = Field(default=None, sa_column=Column(Text))
+    spec: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+
+
+class PartyDecisionRow(SQLModel, table=True):
+    """One party's decision on one recommendation."""
+
+    __tablename__ = "party_decision"
+
+    recommendation_key: str = Field(primary_key=True, foreign_key="recommendation.key", max_length=100)
+    party_key: str = Field(primary_key=True, max_length=64)
+    position: int
+    state: str = Field(max_length=20)
+    deadline: date
+    overdue: bool = False
+    case_number: str | None = Field(default=None, max_length=200)
+    prepared_on: date | None = None
+    proposal_body: str | None = Field(default=None, max_length=200)
+    proposal_paragraph: str | None = Field(default=None, max_length=200)
+    proposed_on: date | None = None
+    outcome: str | None = Field(default=None, max_length=40)
+    conditions: str | None = Field(default=None, sa_column=Column(Text))
+    deciding_body: str | None = Field(default=None, max_length=200)
+    paragraph: str | None = Field(default=None, max_length=200)
+    decided_on: date | None = None
+    announced_on: date | None = None
+    appeal_last_day: date | None = None
+    appealed_on: date | None = None
+    settled_on: date | None = None
+    settlement: str | None = Field(default=None, max_length=20)
+    final_on: date | None = None
+    reported_on: date | None = None
+    last_step_on: date | None = None
+
+    __table_args__ = (Index("ix_party_decision_overdue", "overdue", "state"),)
+
+
+class DeadlineTableRow(SQLModel, table=True):
+    """A deadline: when it falls due, what for, and whether it has fired."""
+
+    __tablename__ = "deadline"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    recommendation_key: str = Field(foreign_key="recommendation.key", max_length=100, index=True)
+    party_key: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=20)
+    due_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    status: str = Field(max_length=12)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+
+    __table_args__ = (Index("ix_deadline_status_due", "status", "due_at"),)
+
+
+class AuditEventRow(SQLModel, table=True):
+    """The append-only, hash-chained audit log (`audit_event`, a public contract)."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False))
+    stream: str = Field(sa_column=Column(String(100), nullable=False))
+    stream_seq: int
+    recorded_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    valid_on: date
+    kind: str = Field(max_length=60)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+
+    __table_args__ = (UniqueConstraint("stream", "stream_seq", name="uq_audit_event_stream_seq"),)
+
+
+RECOMMENDATION = RecommendationRow.__table__  # type: ignore[attr-defined]
+PARTY_DECISION = PartyDecisionRow.__table__  # type: ignore[attr-defined]
+DEADLINE = DeadlineTableRow.__table__  # type: ignore[attr-defined]
+AUDIT_EVENT = AuditEventRow.__table__  # type: ignore[attr-defined]
+META = MetaRow.__table__  # type: ignore[attr-defined]
+METADATA = SQLModel.metadata

@@ -1,0 +1,45 @@
+"""The PostgreSQL adapter: for a county or a national body, with several processes on one database.
+
+Rows a command changes are locked with ``SELECT … FOR UPDATE``. Audit appends take
+a transaction-scoped advisory lock before reading the head, so global ``seq`` is
+assigned in commit order and readers never see seq N+1 before N (the problem
+eventsourcing solves with an EXCLUSIVE table lock in ``PostgresApplicationRecorder``);
+the lock is taken last in a command, after its row locks, so it cannot deadlock
+with them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, create_engine, text
+
+from beslut.persistence._sql import SqlStore, raw_sql
+
+AUDIT_APPEND_LOCK = 0x6265736C7574  # "beslut" as a 48-bit number: the advisory lock key for audit appends
+
+_TRIGGERS = (
+    """CREATE OR REPLACE FUNCTION beslut_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'audit_event is append-only: % refused', TG_OP; END $$""",
+    """CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
+       FOR EACH ROW EXECUTE FUNCTION beslut_audit_append_only()""",
+    """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
+       FOR EACH STATEMENT EXECUTE FUNCTION beslut_audit_append_only()""",
+)
+
+
+class PostgresStore(SqlStore):
+    """A store in a PostgreSQL database (psycopg 3)."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        engine = create_engine(url, pool_size=5, max_overflow=10)
+        super().__init__(engine, url)
+
+    def serialise_appends(self, connection: Connection) -> None:
+        """Take the audit-append advisory lock until commit."""
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_APPEND_LOCK})
+
+    def install_triggers(self, connection: Connection) -> None:
+        """Refuse UPDATE, DELETE and TRUNCATE on audit_event."""
+        for statement in _TRIGGERS:
+            raw_sql(connection, statement)

@@ -1,0 +1,68 @@
+"""The SQLite adapter: the embedded default.
+
+WAL with ``synchronous=FULL`` (a committed command survives a power cut), foreign
+keys on, and write transactions opened with ``BEGIN IMMEDIATE`` so two writers
+queue on the busy timeout instead of failing half-way with "database is locked"
+(SQLAlchemy's pysqlite notes, "Serializable isolation / Savepoints / Transactional
+DDL", explain why the driver's own BEGIN handling must be switched off).
+SQLite has one writer at a time, so audit appends need no extra lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event
+
+from beslut.persistence._sql import SqlStore, raw_sql
+
+BUSY_TIMEOUT_MS = 30_000
+
+_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
+       BEGIN SELECT RAISE(ABORT, 'audit_event is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event
+       BEGIN SELECT RAISE(ABORT, 'audit_event is append-only: DELETE refused'); END""",
+)
+
+
+class SQLiteStore(SqlStore):
+    """A store in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        url = f"sqlite:///{self.path}"
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            mode = connection.get_execution_options().get("beslut_begin", "IMMEDIATE")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+        super().__init__(engine, url)
+
+    def begin_write(self, connection: Connection) -> None:
+        """BEGIN IMMEDIATE: take the write lock now, not at the first write."""
+        connection.execution_options(beslut_begin="IMMEDIATE")
+        connection.begin()
+
+    def begin_read(self, connection: Connection) -> None:
+        """BEGIN DEFERRED: a read snapshot that never blocks writers (WAL)."""
+        connection.execution_options(beslut_begin="DEFERRED")
+        connection.begin()
+
+    def install_triggers(self, connection: Connection) -> None:
+        """Refuse UPDATE and DELETE on audit_event."""
+        for statement in _TRIGGERS:
+            raw_sql(connection, statement)

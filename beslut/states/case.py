@@ -1,0 +1,601 @@
+"""A recommendation case, the events that change it, and the rules that decide them.
+
+Event-sourced at heart: every command checks its rules and returns *events*;
+:func:`apply` is the only function that turns an event into a new :class:`Case`,
+firing the machine definitions of :mod:`beslut.states.machines`. The store keeps
+the resulting rows as a fast projection, and the auditor's replay (a later issue)
+folds the very same :func:`apply` over the log, so "live state equals replayed
+state" holds by construction rather than by hope.
+
+No I/O here: dates come in as arguments, and "today" is given by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+from beslut.errors import Duplicate, InvalidInput, NotFound, RuleViolation
+from beslut.states.allocation import allocate
+from beslut.states.calendar import BusinessCalendar
+from beslut.states.machines import PARTY_MACHINE, RECOMMENDATION_MACHINE
+from beslut.states.spec import RecommendationSpec, parse_spec, spec_to_data
+
+Outcome = Literal["approved", "rejected", "approved_with_conditions"]
+OUTCOMES: Final = ("approved", "rejected", "approved_with_conditions")
+APPROVING: Final = frozenset({"approved", "approved_with_conditions"})
+UNDECIDED: Final = frozenset({"pending", "preparing", "proposed"})
+DECIDED: Final = frozenset({"decided", "announced", "appealed", "final"})
+PARTY_STEPS_OPEN: Final = frozenset({"recommended"})
+FOLLOW_UP_OPEN: Final = frozenset({"recommended", "consolidated", "in_force", "superseded"})
+MAX_FIELD = 200
+MAX_LONG_TEXT = 4000
+ADOPTED_OUTCOMES: Final = frozenset({"adopted", "partially_adopted"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """One fact about one recommendation: what happened (`kind`), on which legal date, with which data.
+
+    `payload` is JSON-ready (strings, ints, bools, lists, dicts; no floats) and holds
+    ids, never names of people or e-mail addresses.
+    """
+
+    kind: str
+    stream: str
+    valid_on: date
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartyDecision:
+    """Where one party stands on one recommendation.
+
+    The decision is recorded for the recommendation as a whole; a later issue adds
+    per-clause decisions beside `outcome` (one row per clause) without changing this shape.
+    """
+
+    key: str
+    state: str = "pending"
+    deadline: date
+    overdue: bool = False
+    case_number: str | None = None
+    prepared_on: date | None = None
+    proposal_body: str | None = None
+    proposal_paragraph: str | None = None
+    proposed_on: date | None = None
+    outcome: str | None = None
+    conditions: str | None = None
+    deciding_body: str | None = None
+    paragraph: str | None = None
+    decided_on: date | None = None
+    announced_on: date | None = None
+    appeal_last_day: date | None = None
+    appealed_on: date | None = None
+    settled_on: date | None = None
+    settlement: str | None = None
+    final_on: date | None = None
+    reported_on: date | None = None
+    last_step_on: date | None = None
+
+    @property
+    def approved(self) -> bool:
+        """True when the party's standing decision counts as approval."""
+        return self.state in DECIDED and self.outcome in APPROVING
+
+
+@dataclass(frozen=True, kw_only=True)
+class Case:
+    """A recommendation and all its parties' decisions, at one version."""
+
+    spec: RecommendationSpec
+    state: str
+    version: int
+    reply_deadline: date
+    proposed_on: date
+    parties: tuple[PartyDecision, ...]
+    outcome: str | None = None
+    participants: tuple[str, ...] | None = None
+    recommended_on: date | None = None
+    consolidated_on: date | None = None
+    in_force_since: date | None = None
+    withdrawn_on: date | None = None
+    withdraw_reason: str | None = None
+    superseded_on: date | None = None
+    superseded_by: str | None = None
+    _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {p.key: i for i, p in enumerate(self.parties)})
+
+    @property
+    def key(self) -> str:
+        """The recommendation's unique key."""
+        return self.spec.key
+
+    def party(self, key: str) -> PartyDecision:
+        """Return the decision of party *key*.
+
+        Raises:
+            NotFound: the recommendation has no such party.
+        """
+        index = self._index.get(key)
+        if index is None:
+            known = ", ".join(p.key for p in self.parties)
+            raise NotFound(f"recommendation {self.key!r} has no party {key!r} (parties: {known})")
+        return self.parties[index]
+
+    def with_party(self, decision: PartyDecision) -> Case:
+        """Return a copy with one party's decision replaced."""
+        parties = list(self.parties)
+        parties[self._index[decision.key]] = decision
+        return replace(self, parties=tuple(parties))
+
+    def amounts(self) -> dict[str, Decimal] | None:
+        """Each party's share of the cost now: planned before consolidation, actual after it.
+
+        No party is bound without its own approving decision, so after consolidation
+        only the participants pay (re-split among them when the spec says so); a
+        withdrawn or not adopted recommendation costs nobody anything.
+        """
+        cost = self.spec.cost
+        if cost is None:
+            return None
+        if self.state == "withdrawn" or self.outcome == "not_adopted":
+            return allocate(cost, self.spec.populations, participants=())
+        return allocate(cost, self.spec.populations, participants=self.participants)
+
+
+# ---------------------------------------------------------------- reply dates
+
+
+def party_deadline(spec: RecommendationSpec, party_key: str, calendar: BusinessCalendar) -> date:
+    """The party's last day to answer: its own reply date or the recommendation's, rolled if the spec says so."""
+    party = spec.party(party_key)
+    reply_by = party.reply_by if party is not None and party.reply_by is not None else spec.reply_by
+    return calendar.roll_forward(reply_by) if spec.reply_by_rolls else reply_by
+
+
+# ---------------------------------------------------------------- commands
+
+
+def propose(spec: RecommendationSpec, *, on: date, today: date) -> Event:
+    """A new recommendation is proposed."""
+    _not_in_future(on, today)
+    return Event(kind="recommendation.proposed", stream=spec.key, valid_on=on, payload={"spec": spec_to_data(spec)})
+
+
+def recommend(case: Case, *, on: date, today: date) -> list[Event]:
+    """The recommendation is sent to the parties; their decisions open."""
+    _recommendation("recommend", case)
+    _not_in_future(on, today)
+    _not_before(on, case.proposed_on, "the recommendation was proposed")
+    return [Event(kind="recommendation.recommended", stream=case.key, valid_on=on, payload={})]
+
+
+def withdraw(case: Case, *, on: date, today: date, reason: str) -> list[Event]:
+    """The issuer withdraws the recommendation."""
+    _recommendation("withdraw", case)
+    _not_in_future(on, today)
+    _not_before(on, case.recommended_on or case.proposed_on, "the recommendation's previous step")
+    reason = _text("reason", reason, MAX_LONG_TEXT, multiline=True)
+    return [Event(kind="recommendation.withdrawn", stream=case.key, valid_on=on, payload={"reason": reason})]
+
+
+def prepare_party(case: Case, party_key: str, *, case_number: str, on: date, today: date) -> list[Event]:
+    """A party opens its case (diarienummer) with an officer's report."""
+    decision = _party_step(case, party_key, on, today, open_states=PARTY_STEPS_OPEN, trigger="prepare")
+    payload = {"party": decision.key, "case_number": _text("case", case_number, MAX_FIELD)}
+    return [Event(kind="party.prepared", stream=case.key, valid_on=on, payload=payload)]
+
+
+def propose_party(case: Case, party_key: str, *, body: str, paragraph: str, on: date, today: date) -> list[Event]:
+    """A committee of the party proposes a decision (a proposal, not a decision)."""
+    decision = _party_step(case, party_key, on, today, open_states=PARTY_STEPS_OPEN, trigger="propose")
+    payload = {
+        "party": decision.key,
+        "body": _text("body", body, MAX_FIELD),
+        "paragraph": _text("paragraph", paragraph, MAX_FIELD),
+    }
+    return [Event(kind="party.proposed", stream=case.key, valid_on=on, payload=payload)]
+
+
+def decide_party(
+    case: Case,
+    party_key: str,
+    *,
+    outcome: str,
+    paragraph: str,
+    on: date,
+    today: date,
+    body: str | None = None,
+    conditions: str | None = None,
+) -> list[Event]:
+    """The party's deciding body decides."""
+    decision = case.party(party_key)
+    if decision.state in DECIDED:
+        raise Duplicate(
+            f"party {party_key!r} has already decided on {case.key!r} "
+            f"({decision.outcome}, {decision.decided_on}); a new decision needs the old one annulled"
+        )
+    _party_step(case, party_key, on, today, open_states=PARTY_STEPS_OPEN, trigger="decide")
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    if outcome == "approved_with_conditions":
+        if not conditions or not conditions.strip():
+            raise InvalidInput("outcome approved_with_conditions needs --conditions")
+        conditions = _text("conditions", conditions, MAX_LONG_TEXT, multiline=True)
+    elif conditions:
+        raise InvalidInput(f"--conditions only goes with approved_with_conditions, not {outcome}")
+    spec_party = case.spec.party(party_key)
+    assert spec_party is not None
+    payload: dict[str, Any] = {
+        "party": party_key,
+        "outcome": outcome,
+        "body": _text("body", body or spec_party.deciding_body, MAX_FIELD),
+        "paragraph": _text("paragraph", paragraph, MAX_FIELD),
+    }
+    if conditions:
+        payload["conditions"] = conditions
+    return [Event(kind="party.decided", stream=case.key, valid_on=on, payload=payload)]
+
+
+def announce_party(case: Case, party_key: str, *, on: date, today: date, calendar: BusinessCalendar) -> list[Event]:
+    """The signed minutes are announced on the notice board; the three-week appeal period starts."""
+    decision = _party_step(case, party_key, on, today, open_states=FOLLOW_UP_OPEN, trigger="announce")
+    last_day = calendar.appeal_period_last_day(on)
+    payload = {"party": decision.key, "appeal_last_day": last_day.isoformat()}
+    return [Event(kind="party.announced", stream=case.key, valid_on=on, payload=payload)]
+
+
+def appeal_party(case: Case, party_key: str, *, on: date, today: date) -> list[Event]:
+    """An appeal (laglighetsprövning) against the party's decision has been lodged."""
+    decision = _party_open(case, party_key, FOLLOW_UP_OPEN)
+    PARTY_MACHINE.fire(decision.state, "appeal", subject=f"{party_key} of {case.key}")
+    _not_in_future(on, today)
+    if decision.announced_on is not None:
+        _not_before(on, decision.announced_on, f"party {party_key!r} announced its decision")
+    if decision.appeal_last_day is not None and on > decision.appeal_last_day:
+        raise RuleViolation(
+            f"an appeal lodged on {on} is too late: the appeal period of party {party_key!r} "
+            f"ended on {decision.appeal_last_day}"
+        )
+    return [Event(kind="party.appealed", stream=case.key, valid_on=on, payload={"party": party_key})]
+
+
+def settle_party(case: Case, party_key: str, *, result: str, on: date, today: date) -> list[Event]:
+    """The court has ruled: `dismissed` (the decision stands, final) or `annulled` (decide again)."""
+    if result not in ("dismissed", "annulled"):
+        raise InvalidInput(f"result must be dismissed or annulled, got {result!r}")
+    trigger = "dismiss_appeal" if result == "dismissed" else "annul"
+    decision = _party_step(case, party_key, on, today, open_states=FOLLOW_UP_OPEN, trigger=trigger)
+    kind = "party.appeal_dismissed" if result == "dismissed" else "party.decision_annulled"
+    return [Event(kind=kind, stream=case.key, valid_on=on, payload={"party": decision.key})]
+
+
+def report_party(case: Case, party_key: str, *, on: date, today: date) -> list[Event]:
+    """The coordinator has received the party's minute extract (protokollsutdrag)."""
+    decision = case.party(party_key)
+    if decision.reported_on is not None:
+        raise Duplicate(f"the minute extract of party {party_key!r} was already received on {decision.reported_on}")
+    if decision.state not in DECIDED:
+        raise RuleViolation(f"party {party_key!r} is {decision.state!r}: there is no decision to report yet")
+    _not_in_future(on, today)
+    if decision.decided_on is not None:
+        _not_before(on, decision.decided_on, f"party {party_key!r} decided")
+    _party_open(case, party_key, FOLLOW_UP_OPEN)
+    return [Event(kind="party.minute_extract_received", stream=case.key, valid_on=on, payload={"party": party_key})]
+
+
+def consolidate(case: Case, *, on: date, today: date) -> list[Event]:
+    """Count the decisions under the spec's policy; an adopted agreement may come into force at once."""
+    _recommendation("consolidate", case)
+    _not_in_future(on, today)
+    assert case.recommended_on is not None
+    _not_before(on, case.recommended_on, "the recommendation was sent to the parties")
+    still_open = [p for p in case.parties if p.state in UNDECIDED and on <= p.deadline]
+    if still_open:
+        names = ", ".join(f"{p.key} (reply by {p.deadline})" for p in still_open)
+        raise RuleViolation(f"cannot consolidate {case.key!r} on {on}: parties still undecided before their reply date: {names}")
+    later = [p for p in case.parties if p.decided_on is not None and p.decided_on > on]
+    if later:
+        raise RuleViolation(
+            f"cannot consolidate on {on}: party {later[0].key!r} decided later, on {later[0].decided_on}"
+        )
+    approved = [p.key for p in case.parties if p.approved]
+    rejected = [p.key for p in case.parties if p.state in DECIDED and not p.approved]
+    not_answered = [p.key for p in case.parties if p.state in UNDECIDED]
+    outcome = count_outcome(case.spec, len(approved))
+    participants = approved if outcome in ADOPTED_OUTCOMES else []
+    payload: dict[str, Any] = {
+        "outcome": outcome,
+        "policy": str(case.spec.consolidation),
+        "approved": approved,
+        "rejected": rejected,
+        "not_answered": not_answered,
+        "participants": participants,
+    }
+    events = [Event(kind="recommendation.consolidated", stream=case.key, valid_on=on, payload=payload)]
+    in_force_on = case.spec.in_force_on
+    if outcome in ADOPTED_OUTCOMES and (in_force_on is None or in_force_on <= on):
+        events.append(enter_into_force_event(case.key, in_force_on or on))
+    return events
+
+
+def count_outcome(spec: RecommendationSpec, approvals: int) -> str:
+    """The outcome under the spec's policy given how many parties approved."""
+    total = len(spec.parties)
+    policy = spec.consolidation
+    if policy.kind == "unanimous":
+        return "adopted" if approvals == total else "not_adopted"
+    if policy.kind == "opt_in":
+        if approvals == 0:
+            return "not_adopted"
+        return "adopted" if approvals == total else "partially_adopted"
+    assert policy.quorum is not None
+    return "adopted" if approvals >= policy.quorum else "not_adopted"
+
+
+def enter_into_force_event(key: str, on: date) -> Event:
+    """The adopted agreement comes into force on *on*."""
+    return Event(kind="recommendation.in_force", stream=key, valid_on=on, payload={})
+
+
+def supersede(case: Case, *, by: str, on: date) -> list[Event]:
+    """The in-force agreement is replaced by the revision *by*; nothing happens if it is not in force."""
+    if case.state != "in_force":
+        return []
+    return [Event(kind="recommendation.superseded", stream=case.key, valid_on=on, payload={"by": by})]
+
+
+def mark_overdue(case: Case, party_key: str, *, on: date) -> list[Event]:
+    """The party's reply date has passed without a decision (fired by tick)."""
+    decision = case.party(party_key)
+    if case.state != "recommended" or decision.state not in UNDECIDED or decision.overdue:
+        return []
+    return [Event(kind="party.overdue", stream=case.key, valid_on=on, payload={"party": party_key})]
+
+
+def make_final(case: Case, party_key: str, *, on: date) -> list[Event]:
+    """The appeal period ended with no appeal: the decision has laga kraft (fired by tick)."""
+    if case.party(party_key).state != "announced":
+        return []
+    return [Event(kind="party.final", stream=case.key, valid_on=on, payload={"party": party_key})]
+
+
+def enter_into_force(case: Case, *, on: date) -> list[Event]:
+    """The in-force date has come for a consolidated, adopted agreement (fired by tick)."""
+    if case.state != "consolidated" or case.outcome not in ADOPTED_OUTCOMES:
+        return []
+    return [enter_into_force_event(case.key, on)]
+
+
+# ---------------------------------------------------------------- apply
+
+
+def apply(case: Case | None, event: Event, calendar: BusinessCalendar) -> Case:
+    """Return the case after *event*: the one place where state changes.
+
+    Raises the machine's refusal when the event is not a legal transition from the
+    case's state, which makes a forged or reordered log fail on replay.
+    """
+    if event.kind == "recommendation.proposed":
+        if case is not None:
+            raise Duplicate(f"recommendation {event.stream!r} already exists")
+        return _new_case(event, calendar)
+    if case is None:
+        raise NotFound(f"no recommendation {event.stream!r}")
+    handler = _HANDLERS.get(event.kind)
+    if handler is None:
+        raise InvalidInput(f"unknown event kind {event.kind!r}")
+    return replace(handler(case, event), version=case.version + 1)
+
+
+def replay(events: Iterable[Event], calendar: BusinessCalendar) -> Case | None:
+    """Fold a stream's events, oldest first, into its case."""
+    case: Case | None = None
+    for event in events:
+        case = apply(case, event, calendar)
+    return case
+
+
+def _new_case(event: Event, calendar: BusinessCalendar) -> Case:
+    spec = parse_spec(event.payload["spec"])
+    parties = tuple(
+        PartyDecision(key=p.key, deadline=party_deadline(spec, p.key, calendar)) for p in spec.parties
+    )
+    return Case(
+        spec=spec,
+        state=RECOMMENDATION_MACHINE.initial,
+        version=1,
+        reply_deadline=calendar.roll_forward(spec.reply_by) if spec.reply_by_rolls else spec.reply_by,
+        proposed_on=event.valid_on,
+        parties=parties,
+    )
+
+
+def _recommendation(trigger: str, case: Case, facts: Mapping[str, bool] | None = None) -> str:
+    return RECOMMENDATION_MACHINE.fire(case.state, trigger, subject=case.key, facts=facts)
+
+
+def _party_transition(case: Case, event: Event, trigger: str, **changes: Any) -> Case:
+    decision = case.party(event.payload["party"])
+    state = PARTY_MACHINE.fire(decision.state, trigger, subject=f"{decision.key} of {case.key}")
+    return case.with_party(replace(decision, state=state, last_step_on=event.valid_on, **changes))
+
+
+def _on_recommended(case: Case, event: Event) -> Case:
+    return replace(case, state=_recommendation("recommend", case), recommended_on=event.valid_on)
+
+
+def _on_withdrawn(case: Case, event: Event) -> Case:
+    state = _recommendation("withdraw", case)
+    return replace(case, state=state, withdrawn_on=event.valid_on, withdraw_reason=event.payload["reason"])
+
+
+def _on_consolidated(case: Case, event: Event) -> Case:
+    return replace(
+        case,
+        state=_recommendation("consolidate", case),
+        consolidated_on=event.valid_on,
+        outcome=event.payload["outcome"],
+        participants=tuple(event.payload["participants"]),
+    )
+
+
+def _on_in_force(case: Case, event: Event) -> Case:
+    state = _recommendation("enter_into_force", case, {"adopted": case.outcome in ADOPTED_OUTCOMES})
+    return replace(case, state=state, in_force_since=event.valid_on)
+
+
+def _on_superseded(case: Case, event: Event) -> Case:
+    state = _recommendation("supersede", case)
+    return replace(case, state=state, superseded_on=event.valid_on, superseded_by=event.payload["by"])
+
+
+def _on_prepared(case: Case, event: Event) -> Case:
+    return _party_transition(case, event, "prepare", case_number=event.payload["case_number"], prepared_on=event.valid_on)
+
+
+def _on_proposed(case: Case, event: Event) -> Case:
+    return _party_transition(
+        case,
+        event,
+        "propose",
+        proposal_body=event.payload["body"],
+        proposal_paragraph=event.payload["paragraph"],
+        proposed_on=event.valid_on,
+    )
+
+
+def _on_decided(case: Case, event: Event) -> Case:
+    p = event.payload
+    return _party_transition(
+        case,
+        event,
+        "decide",
+        outcome=p["outcome"],
+        conditions=p.get("conditions"),
+        deciding_body=p["body"],
+        paragraph=p["paragraph"],
+        decided_on=event.valid_on,
+        overdue=False,
+    )
+
+
+def _on_announced(case: Case, event: Event) -> Case:
+    last_day = date.fromisoformat(event.payload["appeal_last_day"])
+    return _party_transition(case, event, "announce", announced_on=event.valid_on, appeal_last_day=last_day)
+
+
+def _on_appealed(case: Case, event: Event) -> Case:
+    return _party_transition(case, event, "appeal", appealed_on=event.valid_on, final_on=None)
+
+
+def _on_appeal_dismissed(case: Case, event: Event) -> Case:
+    return _party_transition(
+        case, event, "dismiss_appeal", settled_on=event.valid_on, settlement="dismissed", final_on=event.valid_on
+    )
+
+
+def _on_annulled(case: Case, event: Event) -> Case:
+    return _party_transition(
+        case,
+        event,
+        "annul",
+        settled_on=event.valid_on,
+        settlement="annulled",
+        outcome=None,
+        conditions=None,
+        decided_on=None,
+        deciding_body=None,
+        paragraph=None,
+        announced_on=None,
+        appeal_last_day=None,
+        reported_on=None,
+    )
+
+
+def _on_final(case: Case, event: Event) -> Case:
+    return _party_transition(case, event, "become_final", final_on=event.valid_on)
+
+
+def _on_overdue(case: Case, event: Event) -> Case:
+    decision = case.party(event.payload["party"])
+    return case.with_party(replace(decision, overdue=True))
+
+
+def _on_minute_extract(case: Case, event: Event) -> Case:
+    decision = case.party(event.payload["party"])
+    return case.with_party(replace(decision, reported_on=event.valid_on))
+
+
+_HANDLERS: Final = {
+    "recommendation.recommended": _on_recommended,
+    "recommendation.withdrawn": _on_withdrawn,
+    "recommendation.consolidated": _on_consolidated,
+    "recommendation.in_force": _on_in_force,
+    "recommendation.superseded": _on_superseded,
+    "party.prepared": _on_prepared,
+    "party.proposed": _on_proposed,
+    "party.decided": _on_decided,
+    "party.announced": _on_announced,
+    "party.appealed": _on_appealed,
+    "party.appeal_dismissed": _on_appeal_dismissed,
+    "party.decision_annulled": _on_annulled,
+    "party.final": _on_final,
+    "party.overdue": _on_overdue,
+    "party.minute_extract_received": _on_minute_extract,
+}
+
+EVENT_KINDS: Final = ("recommendation.proposed", *_HANDLERS)
+
+
+# ---------------------------------------------------------------- rule helpers
+
+
+def _not_in_future(on: date, today: date) -> None:
+    if on > today:
+        raise InvalidInput(f"the legal date {on} is after today ({today})")
+
+
+def _not_before(on: date, earlier: date, what: str) -> None:
+    if on < earlier:
+        raise RuleViolation(f"the legal date {on} is before {what} on {earlier}")
+
+
+def _party_open(case: Case, party_key: str, open_states: frozenset[str]) -> PartyDecision:
+    decision = case.party(party_key)
+    if case.state not in open_states:
+        raise RuleViolation(
+            f"recommendation {case.key!r} is {case.state!r}: party {party_key!r} cannot record this step now"
+        )
+    return decision
+
+
+def _party_step(
+    case: Case, party_key: str, on: date, today: date, *, open_states: frozenset[str], trigger: str
+) -> PartyDecision:
+    decision = _party_open(case, party_key, open_states)
+    PARTY_MACHINE.fire(decision.state, trigger, subject=f"{party_key} of {case.key}")
+    _not_in_future(on, today)
+    if case.recommended_on is not None:
+        _not_before(on, case.recommended_on, "the recommendation was sent to the parties")
+    if decision.last_step_on is not None:
+        _not_before(on, decision.last_step_on, f"the previous step of party {party_key!r}")
+    return decision
+
+
+def _text(name: str, value: str, limit: int, *, multiline: bool = False) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput(f"--{name} must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(f"--{name} is longer than {limit} characters")
+    allowed = "\n\t" if multiline else ""
+    if any((ord(c) < 32 and c not in allowed) or ord(c) == 127 for c in value):
+        raise InvalidInput(f"--{name} contains control characters")
+    return value

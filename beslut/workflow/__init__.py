@@ -1,0 +1,7 @@
+"""The application layer: commands that load, check, fire and save in one transaction."""
+
+from __future__ import annotations
+
+from beslut.workflow.engine import CommandResult, Engine, Fired
+
+__all__ = ["CommandResult", "Engine", "Fired"]

@@ -1,0 +1,318 @@
+"""The application layer: one method per command, each one transaction.
+
+Every command follows the same four steps, in :meth:`Engine._command`:
+**load** the case (holding its row), **check** and decide with the pure domain
+functions of :mod:`beslut.states.case` (which return events), **fire** the events
+through :func:`~beslut.states.case.apply` (the machines), and **save** the new
+state, the audit events and the deadline rows in the same transaction. A refusal
+raises before anything is written, and any exception rolls the transaction back,
+so a refused command leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from beslut.clock import STOCKHOLM, Clock, SystemClock, today
+from beslut.errors import ConcurrencyConflict, Duplicate, InvalidInput, NotFound
+from beslut.persistence import Store, UnitOfWork, open_store
+from beslut.scheduler.deadlines import DeadlineRow, deadlines_for
+from beslut.states import case as domain
+from beslut.states.audit_chain import AuditRecord, ChainReport, verify_chain
+from beslut.states.calendar import BusinessCalendar, local_date
+from beslut.states.case import Case, Event
+from beslut.states.spec import RecommendationSpec, parse_spec_text
+
+TICK_BATCH = 100
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandResult:
+    """What a command did: the case after it, and the audit records it appended."""
+
+    case: Case
+    records: tuple[AuditRecord, ...]
+
+    @property
+    def version(self) -> int:
+        """The recommendation's version after the command (for optimistic concurrency)."""
+        return self.case.version
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fired:
+    """One deadline that tick handled: done (events appended) or cancelled (nothing left to do)."""
+
+    deadline: DeadlineRow
+    status: str
+    records: tuple[AuditRecord, ...] = field(default=())
+
+
+class Engine:
+    """The embeddable API of `beslut`: every command of the CLI, with the same refusals as exceptions.
+
+    Args:
+        store: where recommendations, deadlines and the audit log live.
+        clock: where "now" comes from (recorded_at, and refusing legal dates in the future).
+        calendar: the business calendar for rolling dates.
+        actor: the id recorded in audit events as who acted; ids only, never names.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        calendar: BusinessCalendar | None = None,
+        actor: str = "api",
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.calendar = calendar or BusinessCalendar()
+        self.actor = actor
+
+    @classmethod
+    def open(cls, target: str | Path | None = None, **options: Any) -> Engine:
+        """Open an engine on a file path or database URL (see :func:`beslut.persistence.open_store`)."""
+        return cls(open_store(target), **options)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    # ------------------------------------------------------------ set-up
+
+    def init(self) -> bool:
+        """Create the schema if missing; return True if it was created."""
+        return self.store.create_schema()
+
+    # ------------------------------------------------------------ commands
+
+    def propose(self, spec: RecommendationSpec | str, *, on: date | None = None) -> CommandResult:
+        """Register a new recommendation from a spec (or its TOML text); *on* defaults to today."""
+        if isinstance(spec, str):
+            spec = parse_spec_text(spec)
+        now = self._now()
+        on = on or today(self.clock)
+        event = self._stamp(domain.propose(spec, on=on, today=today(self.clock)))
+        with self.store.unit_of_work() as uow:
+            if uow.load_case(spec.key) is not None:
+                raise Duplicate(f"recommendation {spec.key!r} already exists")
+            if spec.supersedes is not None and uow.load_case(spec.supersedes) is None:
+                raise NotFound(f"spec field 'supersedes': no recommendation {spec.supersedes!r}")
+            case = domain.apply(None, event, self.calendar)
+            uow.add_case(case, now=now)
+            records = uow.append_events([event], recorded_at=now)
+            uow.sync_deadlines(case.key, deadlines_for(case), now=now)
+        return CommandResult(case=case, records=tuple(records))
+
+    def recommend(self, key: str, *, on: date, expected_version: int | None = None) -> CommandResult:
+        """Send the recommendation to the parties: their decisions open."""
+        return self._command(key, expected_version, lambda c, t: domain.recommend(c, on=on, today=t))
+
+    def withdraw(self, key: str, *, on: date, reason: str, expected_version: int | None = None) -> CommandResult:
+        """Withdraw a proposed or recommended recommendation."""
+        return self._command(key, expected_version, lambda c, t: domain.withdraw(c, on=on, today=t, reason=reason))
+
+    def prepare(self, key: str, party: str, *, case_number: str, on: date, expected_version: int | None = None) -> CommandResult:
+        """A party opened its case (diarienummer, tjänsteskrivelse date)."""
+        return self._command(
+            key, expected_version, lambda c, t: domain.prepare_party(c, party, case_number=case_number, on=on, today=t)
+        )
+
+    def propose_party(
+        self, key: str, party: str, *, body: str, paragraph: str, on: date, expected_version: int | None = None
+    ) -> CommandResult:
+        """A committee of the party proposed a decision."""
+        return self._command(
+            key,
+            expected_version,
+            lambda c, t: domain.propose_party(c, party, body=body, paragraph=paragraph, on=on, today=t),
+        )
+
+    def decide(
+        self,
+        key: str,
+        party: str,
+        *,
+        outcome: str,
+        paragraph: str,
+        on: date,
+        body: str | None = None,
+        conditions: str | None = None,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        """The party's deciding body decided (approved, rejected or approved_with_conditions)."""
+        return self._command(
+            key,
+            expected_version,
+            lambda c, t: domain.decide_party(
+                c, party, outcome=outcome, paragraph=paragraph, on=on, today=t, body=body, conditions=conditions
+            ),
+        )
+
+    def announce(self, key: str, party: str, *, on: date, expected_version: int | None = None) -> CommandResult:
+        """The party's signed minutes were announced on its notice board; the appeal period starts."""
+        return self._command(
+            key, expected_version, lambda c, t: domain.announce_party(c, party, on=on, today=t, calendar=self.calendar)
+        )
+
+    def appeal(self, key: str, party: str, *, on: date, expected_version: int | None = None) -> CommandResult:
+        """An appeal against the party's decision was lodged."""
+        return self._command(key, expected_version, lambda c, t: domain.appeal_party(c, party, on=on, today=t))
+
+    def settle(self, key: str, party: str, *, result: str, on: date, expected_version: int | None = None) -> CommandResult:
+        """The court ruled on the appeal: ``dismissed`` (final) or ``annulled`` (decide again)."""
+        return self._command(
+            key, expected_version, lambda c, t: domain.settle_party(c, party, result=result, on=on, today=t)
+        )
+
+    def report(self, key: str, party: str, *, on: date, expected_version: int | None = None) -> CommandResult:
+        """The coordinator received the party's minute extract."""
+        return self._command(key, expected_version, lambda c, t: domain.report_party(c, party, on=on, today=t))
+
+    def consolidate(self, key: str, *, on: date, expected_version: int | None = None) -> CommandResult:
+        """Count the decisions; an adopted agreement whose in-force date has come enters into force."""
+        return self._command(key, expected_version, lambda c, t: domain.consolidate(c, on=on, today=t))
+
+    def tick(self, now: datetime) -> list[Fired]:
+        """Fire every deadline due at *now*, each in its own transaction; idempotent.
+
+        Refuses an instant in the future of the engine's clock: a transition is never fired early.
+        """
+        if now.tzinfo is None:
+            raise InvalidInput("tick needs an instant with a time zone")
+        if now > self.clock.now() + CLOCK_TOLERANCE:
+            raise InvalidInput(f"tick at {now.isoformat()} is in the future (now {self._now().isoformat()})")
+        fired: list[Fired] = []
+        while True:
+            batch = self._fire_next(now)
+            if batch is None:
+                return fired
+            fired.append(batch)
+
+    # ------------------------------------------------------------ queries
+
+    def case(self, key: str) -> Case:
+        """The recommendation *key*.
+
+        Raises:
+            NotFound: no such recommendation.
+        """
+        with self.store.reader() as reader:
+            found = reader.load_case(key)
+        if found is None:
+            raise NotFound(f"no recommendation {key!r}")
+        return found
+
+    def cases(self) -> list[Case]:
+        """Every recommendation, oldest proposal first."""
+        with self.store.reader() as reader:
+            return reader.list_cases()
+
+    def audit_log(self, key: str | None = None) -> list[AuditRecord]:
+        """The audit events (of one recommendation, or all), oldest first."""
+        with self.store.reader() as reader:
+            if key is not None and reader.load_case(key) is None:
+                raise NotFound(f"no recommendation {key!r}")
+            return list(reader.audit_records(key))
+
+    def deadlines(self, *, status: str | None = "pending", key: str | None = None) -> list[DeadlineRow]:
+        """Deadline rows (pending ones by default), soonest first."""
+        with self.store.reader() as reader:
+            return reader.deadlines(status=status, recommendation=key)
+
+    def verify_audit(self) -> ChainReport:
+        """Recompute the hash chain and check seq and stream_seq are gap-free."""
+        with self.store.reader() as reader:
+            return verify_chain(reader.audit_records())
+
+    # ------------------------------------------------------------ the command skeleton
+
+    def _command(
+        self,
+        key: str,
+        expected_version: int | None,
+        decide: Callable[[Case, date], list[Event]],
+    ) -> CommandResult:
+        now = self._now()
+        with self.store.unit_of_work() as uow:
+            case = self._load(uow, key)
+            if expected_version is not None and expected_version != case.version:
+                raise ConcurrencyConflict(
+                    f"recommendation {key!r} is at version {case.version}, not {expected_version}: reload and try again"
+                )
+            events = [self._stamp(e) for e in decide(case, local_date(now))]
+            new_case, records = self._save(uow, case, events, now)
+        return CommandResult(case=new_case, records=tuple(records))
+
+    def _save(
+        self, uow: UnitOfWork, case: Case, events: Sequence[Event], now: datetime
+    ) -> tuple[Case, list[AuditRecord]]:
+        """Fire *events* on *case* and on any case they supersede; save states, events and deadlines."""
+        new_case = case
+        for event in events:
+            new_case = domain.apply(new_case, event, self.calendar)
+        changed = [(case, new_case)]
+        all_events = list(events)
+        revised = new_case.spec.supersedes
+        entered = next((e for e in events if e.kind == "recommendation.in_force"), None)
+        if entered is not None and revised is not None:
+            old = self._load(uow, revised)
+            follow = [self._stamp(e) for e in domain.supersede(old, by=new_case.key, on=entered.valid_on)]
+            new_old = old
+            for event in follow:
+                new_old = domain.apply(new_old, event, self.calendar)
+            if follow:
+                changed.append((old, new_old))
+                all_events.extend(follow)
+        for before, after in changed:
+            uow.save_case(after, expected_version=before.version, now=now)
+        records = uow.append_events(all_events, recorded_at=now)
+        for _, after in changed:
+            uow.sync_deadlines(after.key, deadlines_for(after), now=now)
+        return new_case, records
+
+    def _fire_next(self, now: datetime) -> Fired | None:
+        recorded = self._now()
+        with self.store.unit_of_work() as uow:
+            due = uow.due_deadlines(now, limit=1)
+            if not due:
+                return None
+            deadline = due[0]
+            case = self._load(uow, deadline.recommendation)
+            on = local_date(deadline.due_at)
+            events = [self._stamp(e, actor="scheduler") for e in _events_for_deadline(case, deadline, on)]
+            records: list[AuditRecord] = []
+            if events:
+                _, records = self._save(uow, case, events, recorded)
+            uow.close_deadline(deadline.id, status="done" if events else "cancelled", now=recorded)
+        return Fired(deadline=deadline, status="done" if events else "cancelled", records=tuple(records))
+
+    def _load(self, uow: UnitOfWork, key: str) -> Case:
+        case = uow.load_case_for_update(key)
+        if case is None:
+            raise NotFound(f"no recommendation {key!r}")
+        return case
+
+    def _stamp(self, event: Event, *, actor: str | None = None) -> Event:
+        """Record who acted (an id) in the event's payload."""
+        return replace(event, payload={**event.payload, "actor": actor or self.actor})
+
+    def _now(self) -> datetime:
+        return self.clock.now().astimezone(STOCKHOLM)
+
+
+def _events_for_deadline(case: Case, deadline: DeadlineRow, on: date) -> list[Event]:
+    if deadline.kind == "reply_by" and deadline.party is not None:
+        return domain.mark_overdue(case, deadline.party, on=on)
+    if deadline.kind == "appeal_ends" and deadline.party is not None:
+        return domain.make_final(case, deadline.party, on=on)
+    if deadline.kind == "in_force":
+        return domain.enter_into_force(case, on=on)
+    return []

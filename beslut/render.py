@@ -1,0 +1,144 @@
+"""Human-readable output for the terminal (rich tables), kept apart from the commands.
+
+Only the CLI and the demo use this; machines read the ``--json`` documents of
+:mod:`beslut.workflow.views` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from beslut.states.audit_chain import AuditRecord
+
+_STATE_STYLE = {
+    "pending": "dim",
+    "preparing": "cyan",
+    "proposed": "blue",
+    "decided": "yellow",
+    "announced": "yellow",
+    "appealed": "red",
+    "final": "green",
+    "in_force": "bold green",
+    "superseded": "dim",
+    "withdrawn": "dim",
+    "consolidated": "green",
+    "recommended": "cyan",
+}
+
+_EVENT_TEXT = {
+    "recommendation.proposed": "proposed",
+    "recommendation.recommended": "recommended to the parties",
+    "recommendation.withdrawn": "withdrawn",
+    "recommendation.consolidated": "consolidated",
+    "recommendation.in_force": "in force",
+    "recommendation.superseded": "superseded",
+    "party.prepared": "case opened",
+    "party.proposed": "proposal",
+    "party.decided": "decided",
+    "party.announced": "minutes announced",
+    "party.appealed": "appealed",
+    "party.appeal_dismissed": "appeal dismissed",
+    "party.decision_annulled": "decision annulled",
+    "party.final": "final (laga kraft)",
+    "party.overdue": "OVERDUE",
+    "party.minute_extract_received": "minute extract received",
+}
+
+
+def console() -> Console:
+    """A console that does not wrap lines when output is piped."""
+    return Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def print_statuses(statuses: Sequence[dict[str, Any]], *, detailed: bool) -> None:
+    """Print one table per recommendation (detailed) or one overview table."""
+    out = console()
+    if not statuses:
+        out.print("no recommendations yet")
+        return
+    if not detailed:
+        table = Table("key", "state", "outcome", "reply by", "decided", "overdue", "version", title="Recommendations")
+        for s in statuses:
+            decided = sum(1 for p in s["parties"] if p["decided_on"] is not None)
+            overdue = sum(1 for p in s["parties"] if p["overdue"])
+            table.add_row(
+                s["key"], _styled(s["state"]), s["outcome"] or "", s["reply_by"],
+                f"{decided}/{len(s['parties'])}", str(overdue) if overdue else "", str(s["version"]),
+            )
+        out.print(table)
+        return
+    for s in statuses:
+        print_status(s, out)
+
+
+def print_status(s: dict[str, Any], out: Console | None = None) -> None:
+    """Print one recommendation with a row per party."""
+    out = out or console()
+    header = f"[bold]{s['key']}[/bold] — {s['title']}\n"
+    header += f"state {_styled(s['state'])}"
+    if s["outcome"]:
+        header += f" ({s['outcome']})"
+    header += f" · {s['consolidation']} · reply by {s['reply_by']}"
+    if s["in_force_on"]:
+        header += f" · in force {s['in_force_on']}"
+    if s["superseded_by"]:
+        header += f" · superseded by {s['superseded_by']}"
+    header += f" · version {s['version']}"
+    out.print(header)
+    table = Table("party", "name", "state", "outcome", "body §", "decided", "deadline", "overdue", "amount (SEK)")
+    for p in s["parties"]:
+        body = f"{p['deciding_body']} {p['paragraph']}" if p["paragraph"] else ""
+        table.add_row(
+            p["key"], p["name"], _styled(p["state"]), p["outcome"] or "", body, p["decided_on"] or "",
+            p["deadline"], "[red]yes[/red]" if p["overdue"] else "", _money(p["amount"]),
+        )
+    if s["total"] is not None:
+        table.add_row("", "total", "", "", "", "", "", "", _money(s["total"]))
+    out.print(table)
+
+
+def print_log(records: Iterable[AuditRecord]) -> None:
+    """Print the audit log as a table: seq, legal date, recorded time, stream, what."""
+    out = console()
+    table = Table("seq", "valid on", "recorded at", "recommendation", "event", "details", "hash")
+    for r in records:
+        payload = json.loads(r.payload)
+        table.add_row(
+            str(r.seq), r.valid_on, r.recorded_at[:19], r.stream, r.kind, describe(payload), r.hash[:12]
+        )
+    out.print(table)
+
+
+def describe(payload: dict[str, Any]) -> str:
+    """A short reading of an event payload for people."""
+    parts = []
+    for name in ("party", "outcome", "body", "paragraph", "case_number", "by", "appeal_last_day"):
+        if name in payload:
+            parts.append(f"{name}={payload[name]}")
+    if "participants" in payload:
+        parts.append(f"participants={len(payload['participants'])}")
+    return " ".join(parts)
+
+
+def event_text(kind: str) -> str:
+    """A person's word for an event kind."""
+    return _EVENT_TEXT.get(kind, kind)
+
+
+def _styled(state: str) -> str:
+    style = _STATE_STYLE.get(state)
+    return f"[{style}]{state}[/{style}]" if style else state
+
+
+def _money(amount: str | None) -> str:
+    if amount is None:
+        return ""
+    whole, _, cents = amount.partition(".")
+    grouped = f"{int(whole):,}".replace(",", " ")
+    return f"{grouped}.{cents}" if cents else grouped

@@ -17,22 +17,26 @@ from typing import Annotated, Any
 import typer
 from typer.exceptions import TyperException
 
+from beslut import render
 from beslut.clock import STOCKHOLM
 from beslut.errors import BeslutError, InvalidInput, NotFound, Refusal
 from beslut.persistence import DEFAULT_DATABASE, open_store
 from beslut.workflow import CommandResult, Engine
-from beslut import render
 from beslut.workflow.views import case_status
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split("\n")[0])
-party_app = typer.Typer(no_args_is_help=True, help="Record a party's steps: prepare, propose, decide, announce, appeal, settle, report.")
+party_app = typer.Typer(
+    no_args_is_help=True, help="Record a party's steps: prepare, propose, decide, announce, appeal, settle, report."
+)
 audit_app = typer.Typer(no_args_is_help=True, help="Read and verify the hash-chained audit log.")
 app.add_typer(party_app, name="party")
 app.add_typer(audit_app, name="audit")
 
 Db = Annotated[
     str | None,
-    typer.Option("--db", envvar="BESLUT_DB", help=f"Database: a file path or SQLAlchemy URL [default: {DEFAULT_DATABASE}]"),
+    typer.Option(
+        "--db", envvar="BESLUT_DB", help=f"Database: a file path or SQLAlchemy URL [default: {DEFAULT_DATABASE}]"
+    ),
 ]
 On = Annotated[str, typer.Option("--on", help="The legal date of the act, YYYY-MM-DD.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -40,7 +44,10 @@ Expect = Annotated[
     int | None, typer.Option("--expect-version", help="Refuse (exit 3) unless the recommendation is at this version.")
 ]
 Actor = Annotated[
-    str | None, typer.Option("--actor", envvar="BESLUT_ACTOR", help="Id of who acts, recorded in the audit log (an id, never a name).")
+    str | None,
+    typer.Option(
+        "--actor", envvar="BESLUT_ACTOR", help="Id of who acts, recorded in the audit log (an id, never a name)."
+    ),
 ]
 Key = Annotated[str, typer.Argument(help="The recommendation's key.")]
 Party = Annotated[str, typer.Argument(help="The party's key.")]
@@ -156,7 +163,9 @@ def consolidate(key: Key, on: On, db: Db = None, expect_version: Expect = None, 
 
 @app.command()
 def tick(
-    now: Annotated[str, typer.Option("--now", help="The instant to fire deadlines at (ISO 8601; local time if no offset).")],
+    now: Annotated[
+        str, typer.Option("--now", help="The instant to fire deadlines at (ISO 8601; local time if no offset).")
+    ],
     db: Db = None,
     json_output: Json = False,
 ) -> None:
@@ -189,7 +198,11 @@ def tick(
 
 
 @app.command()
-def status(key: Annotated[str | None, typer.Argument(help="One recommendation; all when omitted.")] = None, db: Db = None, json_output: Json = False) -> None:
+def status(
+    key: Annotated[str | None, typer.Argument(help="One recommendation; all when omitted.")] = None,
+    db: Db = None,
+    json_output: Json = False,
+) -> None:
     """Show where a recommendation (or every one) stands, party by party, with each share of the cost."""
     engine = _engine(db)
     cases = [engine.case(key)] if key is not None else engine.cases()
@@ -232,7 +245,9 @@ def party_propose(
 ) -> None:
     """A committee of the party proposed a decision."""
     engine = _engine(db, actor)
-    result = engine.propose_party(key, party, body=body, paragraph=paragraph, on=parse_date(on), expected_version=expect_version)
+    result = engine.propose_party(
+        key, party, body=body, paragraph=paragraph, on=parse_date(on), expected_version=expect_version
+    )
     _done(engine, result, f"{party} proposed by {body} {paragraph}")
 
 
@@ -243,8 +258,12 @@ def party_decide(
     outcome: Annotated[str, typer.Option("--outcome", help="approved | rejected | approved_with_conditions")],
     paragraph: Annotated[str, typer.Option("--paragraph", help='The minute paragraph, e.g. "§ 88".')],
     on: On,
-    conditions: Annotated[str | None, typer.Option("--conditions", help="The conditions (with approved_with_conditions).")] = None,
-    body: Annotated[str | None, typer.Option("--body", help="The deciding body [default: the party's, from the spec].")] = None,
+    conditions: Annotated[
+        str | None, typer.Option("--conditions", help="The conditions (with approved_with_conditions).")
+    ] = None,
+    body: Annotated[
+        str | None, typer.Option("--body", help="The deciding body [default: the party's, from the spec].")
+    ] = None,
     db: Db = None,
     expect_version: Expect = None,
     actor: Actor = None,
@@ -252,14 +271,22 @@ def party_decide(
     """The party's deciding body decided."""
     engine = _engine(db, actor)
     result = engine.decide(
-        key, party, outcome=outcome, paragraph=paragraph, on=parse_date(on), body=body, conditions=conditions,
+        key,
+        party,
+        outcome=outcome,
+        paragraph=paragraph,
+        on=parse_date(on),
+        body=body,
+        conditions=conditions,
         expected_version=expect_version,
     )
     _done(engine, result, f"{party} decided: {outcome}")
 
 
 @party_app.command("announce")
-def party_announce(key: Key, party: Party, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None) -> None:
+def party_announce(
+    key: Key, party: Party, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None
+) -> None:
     """The signed minutes were announced on the notice board: the three-week appeal period starts."""
     engine = _engine(db, actor)
     result = engine.announce(key, party, on=parse_date(on), expected_version=expect_version)
@@ -267,7 +294,9 @@ def party_announce(key: Key, party: Party, on: On, db: Db = None, expect_version
 
 
 @party_app.command("appeal")
-def party_appeal(key: Key, party: Party, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None) -> None:
+def party_appeal(
+    key: Key, party: Party, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None
+) -> None:
     """An appeal (laglighetsprövning) against the party's decision was lodged."""
     engine = _engine(db, actor)
     _done(engine, engine.appeal(key, party, on=parse_date(on), expected_version=expect_version), f"{party} appealed")
@@ -290,10 +319,16 @@ def party_settle(
 
 
 @party_app.command("report")
-def party_report(key: Key, party: Party, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None) -> None:
+def party_report(
+    key: Key, party: Party, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None
+) -> None:
     """The coordinator received the party's minute extract (protokollsutdrag)."""
     engine = _engine(db, actor)
-    _done(engine, engine.report(key, party, on=parse_date(on), expected_version=expect_version), f"{party} minute extract received")
+    _done(
+        engine,
+        engine.report(key, party, on=parse_date(on), expected_version=expect_version),
+        f"{party} minute extract received",
+    )
 
 
 # ---------------------------------------------------------------- audit
@@ -315,7 +350,11 @@ def audit_verify(db: Db = None, json_output: Json = False) -> None:
 
 
 @audit_app.command("log")
-def audit_log(key: Annotated[str | None, typer.Argument(help="One recommendation; all when omitted.")] = None, db: Db = None, json_output: Json = False) -> None:
+def audit_log(
+    key: Annotated[str | None, typer.Argument(help="One recommendation; all when omitted.")] = None,
+    db: Db = None,
+    json_output: Json = False,
+) -> None:
     """The audit events, oldest first."""
     engine = _engine(db)
     records = engine.audit_log(key)
@@ -331,7 +370,9 @@ def audit_log(key: Annotated[str | None, typer.Argument(help="One recommendation
 
 @app.command()
 def demo(
-    db: Annotated[str | None, typer.Option("--db", help="Where to write the demo database [default: a new temporary file].")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Where to write the demo database [default: a new temporary file].")
+    ] = None,
 ) -> None:
     """Play the 2022 Mini-Maria case and its 2025 revision end to end on an embedded SQLite file."""
     from beslut.demo import run_demo  # noqa: PLC0415 - the demo is not loaded for other commands
@@ -356,5 +397,5 @@ def main(argv: list[str] | None = None) -> None:
 
 def _fail(message: str, code: int) -> None:
     first_line = " ".join(message.split())
-    print(f"error: {first_line}", file=sys.stderr)  # noqa: T201 - the CLI's error channel
+    print(f"error: {first_line}", file=sys.stderr)
     sys.exit(code)

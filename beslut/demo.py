@@ -38,31 +38,85 @@ class PartyPlan:
 
 
 PLAN_2022 = [
-    PartyPlan("2380", (date(2022, 6, 20), "KS 2022/301"), (date(2022, 8, 23), "KSAU", "§ 121"),
-              (date(2022, 9, 5), "approved", "§ 164"), date(2022, 9, 8), date(2022, 9, 12)),
-    PartyPlan("2309", (date(2022, 6, 15), "KS 2022/188"), (date(2022, 8, 24), "KS", "§ 140"),
-              (date(2022, 9, 21), "approved", "§ 77"), date(2022, 9, 26), date(2022, 9, 28)),
-    PartyPlan("2321", (date(2022, 6, 22), "KS 2022/259"), None,
-              (date(2022, 8, 30), "approved_with_conditions", "§ 190"), date(2022, 9, 2), date(2022, 9, 5),
-              "Under förutsättning att samtliga parter fattar likalydande beslut."),
-    PartyPlan("2313", (date(2022, 8, 8), "KS 2022/402"), None,
-              (date(2022, 9, 13), "approved", "§ 211"), date(2022, 9, 15), date(2022, 9, 19)),
-    PartyPlan("2361", (date(2022, 6, 28), "KS 2022/333"), (date(2022, 8, 30), "KS", "§ 203"),
-              (date(2022, 9, 14), "approved", "§ 96"), date(2022, 9, 19), None),
-    PartyPlan("2326", (date(2022, 8, 15), "KS 2022/145"), None,
-              (date(2022, 9, 6), "approved", "§ 118"), date(2022, 9, 9), date(2022, 9, 14)),
+    PartyPlan(
+        "2380",
+        (date(2022, 6, 20), "KS 2022/301"),
+        (date(2022, 8, 23), "KSAU", "§ 121"),
+        (date(2022, 9, 5), "approved", "§ 164"),
+        date(2022, 9, 8),
+        date(2022, 9, 12),
+    ),
+    PartyPlan(
+        "2309",
+        (date(2022, 6, 15), "KS 2022/188"),
+        (date(2022, 8, 24), "KS", "§ 140"),
+        (date(2022, 9, 21), "approved", "§ 77"),
+        date(2022, 9, 26),
+        date(2022, 9, 28),
+    ),
+    PartyPlan(
+        "2321",
+        (date(2022, 6, 22), "KS 2022/259"),
+        None,
+        (date(2022, 8, 30), "approved_with_conditions", "§ 190"),
+        date(2022, 9, 2),
+        date(2022, 9, 5),
+        "Under förutsättning att samtliga parter fattar likalydande beslut.",
+    ),
+    PartyPlan(
+        "2313",
+        (date(2022, 8, 8), "KS 2022/402"),
+        None,
+        (date(2022, 9, 13), "approved", "§ 211"),
+        date(2022, 9, 15),
+        date(2022, 9, 19),
+    ),
+    PartyPlan(
+        "2361",
+        (date(2022, 6, 28), "KS 2022/333"),
+        (date(2022, 8, 30), "KS", "§ 203"),
+        (date(2022, 9, 14), "approved", "§ 96"),
+        date(2022, 9, 19),
+        None,
+    ),
+    PartyPlan(
+        "2326",
+        (date(2022, 8, 15), "KS 2022/145"),
+        None,
+        (date(2022, 9, 6), "approved", "§ 118"),
+        date(2022, 9, 9),
+        date(2022, 9, 14),
+    ),
     PartyPlan("2305", None, None, (date(2022, 9, 20), "approved", "§ 154"), date(2022, 9, 22), date(2022, 9, 27)),
-    PartyPlan("region-jh", (date(2022, 6, 10), "RS/1234/2022"), None,
-              (date(2022, 9, 27), "approved", "§ 250"), date(2022, 9, 29), date(2022, 9, 30)),
+    PartyPlan(
+        "region-jh",
+        (date(2022, 6, 10), "RS/1234/2022"),
+        None,
+        (date(2022, 9, 27), "approved", "§ 250"),
+        date(2022, 9, 29),
+        date(2022, 9, 30),
+    ),
 ]
 # Ragunda misses the reply date; its decision comes after the overdue mark.
-LATE_2022 = PartyPlan("2303", (date(2022, 8, 29), "KS 2022/210"), (date(2022, 9, 27), "KS", "§ 133"),
-                      (date(2022, 10, 10), "approved", "§ 71"), date(2022, 10, 12), date(2022, 10, 14))
+LATE_2022 = PartyPlan(
+    "2303",
+    (date(2022, 8, 29), "KS 2022/210"),
+    (date(2022, 9, 27), "KS", "§ 133"),
+    (date(2022, 10, 10), "approved", "§ 71"),
+    date(2022, 10, 12),
+    date(2022, 10, 14),
+)
 
 PLAN_2025 = [
     # The officer's report, SAU § 52 and KS 2025/216 are from domain.md; the decision itself is illustrative.
-    PartyPlan("2380", (date(2025, 3, 26), "KS 2025/216"), (date(2025, 4, 30), "SAU", "§ 52"),
-              (date(2025, 5, 13), "approved", "§ 98"), date(2025, 5, 16), date(2025, 5, 19)),
+    PartyPlan(
+        "2380",
+        (date(2025, 3, 26), "KS 2025/216"),
+        (date(2025, 4, 30), "SAU", "§ 52"),
+        (date(2025, 5, 13), "approved", "§ 98"),
+        date(2025, 5, 16),
+        date(2025, 5, 19),
+    ),
     PartyPlan("2309", None, None, (date(2025, 4, 22), "approved", "§ 41"), date(2025, 4, 24), date(2025, 4, 28)),
     PartyPlan("2321", None, None, (date(2025, 5, 6), "approved", "§ 102"), date(2025, 5, 8), date(2025, 5, 12)),
     PartyPlan("2313", None, None, (date(2025, 5, 20), "approved", "§ 118"), date(2025, 5, 22), date(2025, 5, 26)),
@@ -70,8 +124,14 @@ PLAN_2025 = [
     PartyPlan("2326", None, None, (date(2025, 4, 29), "approved", "§ 77"), date(2025, 5, 2), date(2025, 5, 5)),
     PartyPlan("2305", None, None, (date(2025, 5, 27), "approved", "§ 91"), date(2025, 5, 28), date(2025, 6, 2)),
     PartyPlan("2303", None, None, (date(2025, 6, 10), "approved", "§ 44"), date(2025, 6, 12), date(2025, 6, 13)),
-    PartyPlan("region-jh", (date(2025, 3, 14), "RS/512/2025"), None,
-              (date(2025, 6, 3), "approved", "§ 140"), date(2025, 6, 5), date(2025, 6, 9)),
+    PartyPlan(
+        "region-jh",
+        (date(2025, 3, 14), "RS/512/2025"),
+        None,
+        (date(2025, 6, 3), "approved", "§ 140"),
+        date(2025, 6, 5),
+        date(2025, 6, 9),
+    ),
 ]
 
 
@@ -142,8 +202,10 @@ def run_demo(db: str | None) -> Path:
 def _print(engine: Engine, path: Path) -> None:
     out = console()
     out.print("[bold]Mini-Maria Jämtland, 2022 and the 2025 revision[/bold]")
-    out.print("SVOM's dates, the budget, the split and the populations are the real ones; "
-              "[italic]the parties' dates, case numbers and paragraphs are illustrative[/italic].\n")
+    out.print(
+        "SVOM's dates, the budget, the split and the populations are the real ones; "
+        "[italic]the parties' dates, case numbers and paragraphs are illustrative[/italic].\n"
+    )
     names = {p.key: p.name for c in engine.cases() for p in c.spec.parties}
     for key in (KEY_2022, KEY_2025):
         out.print(f"[bold]Timeline of {key}[/bold] (legal date · what · recorded as audit seq)")
@@ -153,7 +215,9 @@ def _print(engine: Engine, path: Path) -> None:
 
             payload = json.loads(r.payload)
             who = names.get(payload.get("party", ""), "")
-            extra = " ".join(str(payload[k]) for k in ("outcome", "body", "paragraph", "case_number", "by") if k in payload)
+            extra = " ".join(
+                str(payload[k]) for k in ("outcome", "body", "paragraph", "case_number", "by") if k in payload
+            )
             out.print(f"  {r.valid_on}  {event_text(r.kind):<24} {who:<27} {extra}  [dim]#{r.seq}[/dim]")
         out.print("")
     for key in (KEY_2022, KEY_2025):

@@ -61,9 +61,7 @@ class TransitionNotAllowed(RuleViolation):
         self.state = state
         self.allowed = allowed
         allowed_text = ", ".join(allowed) if allowed else "none (final state)"
-        super().__init__(
-            f"{machine} {subject} is {state!r}: {trigger!r} is not allowed; allowed: {allowed_text}"
-        )
+        super().__init__(f"{machine} {subject} is {state!r}: {trigger!r} is not allowed; allowed: {allowed_text}")
 
 
 class ConcurrencyConflict(BeslutError):

@@ -68,8 +68,13 @@ def print_statuses(statuses: Sequence[dict[str, Any]], *, detailed: bool) -> Non
             decided = sum(1 for p in s["parties"] if p["decided_on"] is not None)
             overdue = sum(1 for p in s["parties"] if p["overdue"])
             table.add_row(
-                s["key"], _styled(s["state"]), s["outcome"] or "", s["reply_by"],
-                f"{decided}/{len(s['parties'])}", str(overdue) if overdue else "", str(s["version"]),
+                s["key"],
+                _styled(s["state"]),
+                s["outcome"] or "",
+                s["reply_by"],
+                f"{decided}/{len(s['parties'])}",
+                str(overdue) if overdue else "",
+                str(s["version"]),
             )
         out.print(table)
         return
@@ -95,8 +100,15 @@ def print_status(s: dict[str, Any], out: Console | None = None) -> None:
     for p in s["parties"]:
         body = f"{p['deciding_body']} {p['paragraph']}" if p["paragraph"] else ""
         table.add_row(
-            p["key"], p["name"], _styled(p["state"]), p["outcome"] or "", body, p["decided_on"] or "",
-            p["deadline"], "[red]yes[/red]" if p["overdue"] else "", _money(p["amount"]),
+            p["key"],
+            p["name"],
+            _styled(p["state"]),
+            p["outcome"] or "",
+            body,
+            p["decided_on"] or "",
+            p["deadline"],
+            "[red]yes[/red]" if p["overdue"] else "",
+            _money(p["amount"]),
         )
     if s["total"] is not None:
         table.add_row("", "total", "", "", "", "", "", "", _money(s["total"]))
@@ -109,9 +121,7 @@ def print_log(records: Iterable[AuditRecord]) -> None:
     table = Table("seq", "valid on", "recorded at", "recommendation", "event", "details", "hash")
     for r in records:
         payload = json.loads(r.payload)
-        table.add_row(
-            str(r.seq), r.valid_on, r.recorded_at[:19], r.stream, r.kind, describe(payload), r.hash[:12]
-        )
+        table.add_row(str(r.seq), r.valid_on, r.recorded_at[:19], r.stream, r.kind, describe(payload), r.hash[:12])
     out.print(table)
 
 

@@ -221,9 +221,7 @@ class ThrowawayPostgres:
                     child.unlink()
             result = self._run("initdb", *common, "--no-locale")
         if result.returncode != 0:
-            raise RuntimeError(
-                f"initdb failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}".rstrip()
-            )
+            raise RuntimeError(f"initdb failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}".rstrip())
 
     def _start_server(self, attempts: int = 3) -> None:
         for attempt in range(1, attempts + 1):

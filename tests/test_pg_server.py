@@ -27,9 +27,7 @@ def test_server_is_postgresql_15_in_utc(postgres_url: str) -> None:
 def test_each_test_gets_a_fresh_empty_database(postgres_url: str) -> None:
     with psycopg.connect(psycopg_url(postgres_url)) as conn:
         assert conn.info.dbname.startswith("t_")
-        row = conn.execute(
-            "select count(*) from information_schema.tables where table_schema = 'public'"
-        ).fetchone()
+        row = conn.execute("select count(*) from information_schema.tables where table_schema = 'public'").fetchone()
         assert row == (0,)
 
 

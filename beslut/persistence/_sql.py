@@ -46,9 +46,13 @@ class SqlReader(Reader):
 
     def list_cases(self) -> list[Case]:
         """Every recommendation, by proposal date then key."""
-        rows = self.connection.execute(
-            select(t.RECOMMENDATION).order_by(t.RECOMMENDATION.c.proposed_on, t.RECOMMENDATION.c.key)
-        ).mappings().all()
+        rows = (
+            self.connection.execute(
+                select(t.RECOMMENDATION).order_by(t.RECOMMENDATION.c.proposed_on, t.RECOMMENDATION.c.key)
+            )
+            .mappings()
+            .all()
+        )
         parties = self._party_rows(None)
         return [self._case(row, parties.get(row["key"], [])) for row in rows]
 
@@ -90,9 +94,11 @@ class SqlReader(Reader):
         query = select(t.PARTY_DECISION)
         if keys is not None:
             query = query.where(t.PARTY_DECISION.c.recommendation_key.in_(keys))
-        rows = self.connection.execute(
-            query.order_by(t.PARTY_DECISION.c.recommendation_key, t.PARTY_DECISION.c.position)
-        ).mappings().all()
+        rows = (
+            self.connection.execute(query.order_by(t.PARTY_DECISION.c.recommendation_key, t.PARTY_DECISION.c.position))
+            .mappings()
+            .all()
+        )
         grouped: dict[str, list[Any]] = {}
         for row in rows:
             grouped.setdefault(row["recommendation_key"], []).append(row)
@@ -148,7 +154,9 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             self.connection.execute(insert(t.RECOMMENDATION).values(**_case_values(case, now)))
         except IntegrityError as error:
             raise Duplicate(f"recommendation {case.key!r} already exists") from error
-        self.connection.execute(insert(t.PARTY_DECISION), [_party_values(case.key, i, p) for i, p in enumerate(case.parties)])
+        self.connection.execute(
+            insert(t.PARTY_DECISION), [_party_values(case.key, i, p) for i, p in enumerate(case.parties)]
+        )
 
     def save_case(self, case: Case, *, expected_version: int, now: datetime) -> None:
         """Update the recommendation if still at *expected_version*, and the parties that changed."""
@@ -231,11 +239,7 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
 
     def sync_deadlines(self, recommendation: str, wanted: Sequence[Deadline], *, now: datetime) -> None:
         """Cancel unwanted pending rows and insert missing wanted ones."""
-        existing = [
-            row
-            for row in self.deadlines(recommendation=recommendation)
-            if row.status in ("pending", "done")
-        ]
+        existing = [row for row in self.deadlines(recommendation=recommendation) if row.status in ("pending", "done")]
         wanted_ids = {d.identity for d in wanted}
         for row in existing:
             if row.status == "pending" and row.identity not in wanted_ids:
@@ -259,12 +263,16 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
 
     def due_deadlines(self, now: datetime, *, limit: int) -> list[DeadlineRow]:
         """Pending deadlines due at *now*, oldest first."""
-        rows = self.connection.execute(
-            select(t.DEADLINE)
-            .where(and_(t.DEADLINE.c.status == "pending", t.DEADLINE.c.due_at <= now))
-            .order_by(t.DEADLINE.c.due_at, t.DEADLINE.c.id)
-            .limit(limit)
-        ).mappings().all()
+        rows = (
+            self.connection.execute(
+                select(t.DEADLINE)
+                .where(and_(t.DEADLINE.c.status == "pending", t.DEADLINE.c.due_at <= now))
+                .order_by(t.DEADLINE.c.due_at, t.DEADLINE.c.id)
+                .limit(limit)
+            )
+            .mappings()
+            .all()
+        )
         return [_deadline_row(row) for row in rows]
 
     def close_deadline(self, deadline_id: int, *, status: str, now: datetime) -> None:

@@ -111,7 +111,9 @@ class AuditEventRow(SQLModel, table=True):
 
     __tablename__ = "audit_event"
 
-    seq: int = Field(sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False))
+    seq: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    )
     stream: str = Field(sa_column=Column(String(100), nullable=False))
     stream_seq: int
     recorded_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))

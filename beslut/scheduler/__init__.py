@@ -1,0 +1,1 @@
+"""Deadlines and (in a later issue) the daemon that fires them."""

@@ -129,9 +129,7 @@ def _check_pools(cost: CostSpec) -> None:
         raise ValueError(f"pool shares must add up to exactly 1, they add up to {share_sum}")
 
 
-def _split_pool(
-    pool: PoolSpec, units: int, parties: tuple[str, ...], populations: Mapping[str, int]
-) -> dict[str, int]:
+def _split_pool(pool: PoolSpec, units: int, parties: tuple[str, ...], populations: Mapping[str, int]) -> dict[str, int]:
     """Divide a pool's ``units`` among ``parties`` (all or some of the pool's) by the pool's rule."""
     if len(pool.parties) == 1 or pool.split == "equal":
         weights: dict[str, int | Fraction] = dict.fromkeys(parties, 1)

@@ -84,9 +84,7 @@ class BusinessCalendar:
         if cached is not None:
             return cached
         if not _FIRST_YEAR <= year <= _LAST_YEAR:
-            raise ValueError(
-                f"no Swedish holiday data for {year}: supported years are {_FIRST_YEAR}-{_LAST_YEAR}"
-            )
+            raise ValueError(f"no Swedish holiday data for {year}: supported years are {_FIRST_YEAR}-{_LAST_YEAR}")
         public = holidays.country_holidays("SE", years=year, categories=("public",), language="sv")
         eves = holidays.country_holidays("SE", years=year, categories=("de_facto",), language="sv")
         table: dict[date, str] = {day: str(name) for day, name in public.items() if day.year == year}

@@ -299,7 +299,9 @@ def consolidate(case: Case, *, on: date, today: date) -> list[Event]:
     still_open = [p for p in case.parties if p.state in UNDECIDED and on <= p.deadline]
     if still_open:
         names = ", ".join(f"{p.key} (reply by {p.deadline})" for p in still_open)
-        raise RuleViolation(f"cannot consolidate {case.key!r} on {on}: parties still undecided before their reply date: {names}")
+        raise RuleViolation(
+            f"cannot consolidate {case.key!r} on {on}: parties still undecided before their reply date: {names}"
+        )
     later = [p for p in case.parties if p.decided_on is not None and p.decided_on > on]
     if later:
         raise RuleViolation(
@@ -404,9 +406,7 @@ def replay(events: Iterable[Event], calendar: BusinessCalendar) -> Case | None:
 
 def _new_case(event: Event, calendar: BusinessCalendar) -> Case:
     spec = parse_spec(event.payload["spec"])
-    parties = tuple(
-        PartyDecision(key=p.key, deadline=party_deadline(spec, p.key, calendar)) for p in spec.parties
-    )
+    parties = tuple(PartyDecision(key=p.key, deadline=party_deadline(spec, p.key, calendar)) for p in spec.parties)
     return Case(
         spec=spec,
         state=RECOMMENDATION_MACHINE.initial,
@@ -457,7 +457,9 @@ def _on_superseded(case: Case, event: Event) -> Case:
 
 
 def _on_prepared(case: Case, event: Event) -> Case:
-    return _party_transition(case, event, "prepare", case_number=event.payload["case_number"], prepared_on=event.valid_on)
+    return _party_transition(
+        case, event, "prepare", case_number=event.payload["case_number"], prepared_on=event.valid_on
+    )
 
 
 def _on_proposed(case: Case, event: Event) -> Case:

@@ -98,8 +98,18 @@ class RecommendationSpec:
 
 
 _TOP_KEYS = {
-    "key", "title", "issuer", "coordinator", "reply_by", "reply_by_rolls", "consolidation",
-    "in_force_on", "supersedes", "cost", "party", "reminders",
+    "key",
+    "title",
+    "issuer",
+    "coordinator",
+    "reply_by",
+    "reply_by_rolls",
+    "consolidation",
+    "in_force_on",
+    "supersedes",
+    "cost",
+    "party",
+    "reminders",
 }
 _PARTY_KEYS = {"key", "name", "deciding_body", "population", "population_date", "reply_by"}
 _COST_KEYS = {"total", "unit", "reallocate_opt_in", "pool"}
@@ -185,9 +195,7 @@ def spec_to_data(spec: RecommendationSpec) -> dict[str, Any]:
             "total": str(spec.cost.total),
             "unit": str(spec.cost.unit),
             "reallocate_opt_in": spec.cost.reallocate_opt_in,
-            "pool": [
-                {"share": str(p.share), "split": p.split, "parties": list(p.parties)} for p in spec.cost.pools
-            ],
+            "pool": [{"share": str(p.share), "split": p.split, "parties": list(p.parties)} for p in spec.cost.pools],
         }
     return data
 
@@ -251,31 +259,7 @@ def _cost(raw: Any, parties: tuple[PartySpec, ...]) -> CostSpec:
     raw_pools = raw.get("pool")
     if not isinstance(raw_pools, list) or not raw_pools:
         raise SpecError("cost.pool", "at least one [[cost.pool]] table is required")
-    pools: list[PoolSpec] = []
-    for index, item in enumerate(raw_pools):
-        where = f"cost.pool[{index}]"
-        if not isinstance(item, Mapping):
-            raise SpecError(where, "must be a table")
-        _no_unknown(item, _POOL_KEYS, where + ".")
-        share = _decimal(item, "share", where=where)
-        if not Decimal(0) < share <= Decimal(1):
-            raise SpecError(f"{where}.share", "must be greater than 0 and at most 1")
-        members = item.get("parties")
-        if not isinstance(members, list) or not members or not all(isinstance(m, str) for m in members):
-            raise SpecError(f"{where}.parties", "must be a non-empty list of party keys")
-        for member in members:
-            if member not in by_key:
-                raise SpecError(f"{where}.parties", f"unknown party {member!r}")
-        if len(set(members)) != len(members):
-            raise SpecError(f"{where}.parties", "names a party twice")
-        split = item.get("split", "population" if len(members) > 1 else "equal")
-        if split not in ("population", "equal"):
-            raise SpecError(f"{where}.split", f'must be "population" or "equal", got {split!r}')
-        if split == "population" and len(members) > 1:
-            for member in members:
-                if by_key[member].population is None:
-                    raise SpecError(f"{where}.parties", f"party {member!r} has no population for a population split")
-        pools.append(PoolSpec(share=share, split=split, parties=tuple(members)))
+    pools = [_pool(item, f"cost.pool[{index}]", by_key) for index, item in enumerate(raw_pools)]
     shares = sum((p.share for p in pools), Decimal(0))
     if shares != 1:
         raise SpecError("cost.pool", f"shares sum to {shares}, not exactly 1")
@@ -285,6 +269,31 @@ def _cost(raw: Any, parties: tuple[PartySpec, ...]) -> CostSpec:
         reallocate_opt_in=_bool(raw, "reallocate_opt_in", default=False, where="cost"),
         pools=tuple(pools),
     )
+
+
+def _pool(item: Any, where: str, by_key: Mapping[str, PartySpec]) -> PoolSpec:
+    if not isinstance(item, Mapping):
+        raise SpecError(where, "must be a table")
+    _no_unknown(item, _POOL_KEYS, where + ".")
+    share = _decimal(item, "share", where=where)
+    if not Decimal(0) < share <= Decimal(1):
+        raise SpecError(f"{where}.share", "must be greater than 0 and at most 1")
+    members = item.get("parties")
+    if not isinstance(members, list) or not members or not all(isinstance(m, str) for m in members):
+        raise SpecError(f"{where}.parties", "must be a non-empty list of party keys")
+    for member in members:
+        if member not in by_key:
+            raise SpecError(f"{where}.parties", f"unknown party {member!r}")
+    if len(set(members)) != len(members):
+        raise SpecError(f"{where}.parties", "names a party twice")
+    split = item.get("split", "population" if len(members) > 1 else "equal")
+    if split not in ("population", "equal"):
+        raise SpecError(f"{where}.split", f'must be "population" or "equal", got {split!r}')
+    if split == "population" and len(members) > 1:
+        for member in members:
+            if by_key[member].population is None:
+                raise SpecError(f"{where}.parties", f"party {member!r} has no population for a population split")
+    return PoolSpec(share=share, split=split, parties=tuple(members))
 
 
 def _reminders(raw: Any) -> ReminderSpec:
@@ -372,12 +381,12 @@ def _decimal(data: Mapping[str, Any], name: str, *, where: str) -> Decimal:
     if name not in data:
         raise SpecError(field, "is required")
     value = data[name]
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise SpecError(field, 'must be a decimal string like "5000000" (floats lose öre)')
     if isinstance(value, int):
         return Decimal(value)
     if not isinstance(value, str) or not re.fullmatch(r"\d{1,15}(\.\d{1,6})?", value):
-        raise SpecError(field, f"must be a decimal string like \"5000000\" or \"0.5075\", got {value!r}")
+        raise SpecError(field, f'must be a decimal string like "5000000" or "0.5075", got {value!r}')
     try:
         return Decimal(value)
     except InvalidOperation as error:  # pragma: no cover - the pattern already guards this

@@ -119,7 +119,9 @@ class Engine:
         """Withdraw a proposed or recommended recommendation."""
         return self._command(key, expected_version, lambda c, t: domain.withdraw(c, on=on, today=t, reason=reason))
 
-    def prepare(self, key: str, party: str, *, case_number: str, on: date, expected_version: int | None = None) -> CommandResult:
+    def prepare(
+        self, key: str, party: str, *, case_number: str, on: date, expected_version: int | None = None
+    ) -> CommandResult:
         """A party opened its case (diarienummer, tjänsteskrivelse date)."""
         return self._command(
             key, expected_version, lambda c, t: domain.prepare_party(c, party, case_number=case_number, on=on, today=t)
@@ -166,7 +168,9 @@ class Engine:
         """An appeal against the party's decision was lodged."""
         return self._command(key, expected_version, lambda c, t: domain.appeal_party(c, party, on=on, today=t))
 
-    def settle(self, key: str, party: str, *, result: str, on: date, expected_version: int | None = None) -> CommandResult:
+    def settle(
+        self, key: str, party: str, *, result: str, on: date, expected_version: int | None = None
+    ) -> CommandResult:
         """The court ruled on the appeal: ``dismissed`` (final) or ``annulled`` (decide again)."""
         return self._command(
             key, expected_version, lambda c, t: domain.settle_party(c, party, result=result, on=on, today=t)

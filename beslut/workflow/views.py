@@ -56,7 +56,11 @@ def _party(case: Case, decision: PartyDecision, amounts: dict[str, Decimal] | No
         "case_number": decision.case_number,
         "prepared_on": _date(decision.prepared_on),
         "proposal": (
-            {"body": decision.proposal_body, "paragraph": decision.proposal_paragraph, "on": _date(decision.proposed_on)}
+            {
+                "body": decision.proposal_body,
+                "paragraph": decision.proposal_paragraph,
+                "on": _date(decision.proposed_on),
+            }
             if decision.proposed_on is not None
             else None
         ),

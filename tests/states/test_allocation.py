@@ -110,9 +110,7 @@ def test_equal_split_via_allocate() -> None:
         (10, {"a": 17, "b": 33}, {"a": 3, "b": 7}),
     ],
 )
-def test_largest_remainder_basics(
-    total: int, weights: dict[str, int | Fraction], expected: dict[str, int]
-) -> None:
+def test_largest_remainder_basics(total: int, weights: dict[str, int | Fraction], expected: dict[str, int]) -> None:
     assert expected == largest_remainder(total, weights)
 
 
@@ -229,8 +227,7 @@ def test_allocate_refusals(total: str, unit: str, shares: tuple[str, ...], messa
         unit=Decimal(unit),
         reallocate_opt_in=False,
         pools=tuple(
-            PoolSpec(share=Decimal(share), split="equal", parties=(f"p{i}",))
-            for i, share in enumerate(shares)
+            PoolSpec(share=Decimal(share), split="equal", parties=(f"p{i}",)) for i, share in enumerate(shares)
         ),
     )
     with pytest.raises(ValueError, match=message):

@@ -1,0 +1,64 @@
+"""beslut: follow a recommendation that many independent parties must each decide on.
+
+The public Python API is :class:`Engine` (one method per command) over a store
+opened from a file path or database URL, and the refusals it raises::
+
+    from datetime import date
+    from beslut import Engine
+
+    engine = Engine.open("beslut.db")
+    engine.init()
+    engine.propose(open("examples/mini-maria-2022.toml").read(), on=date(2022, 6, 3))
+    engine.recommend("svom-2022-mini-maria", on=date(2022, 6, 3))
+"""
+
+from __future__ import annotations
+
+from beslut.clock import Clock, FixedClock, SystemClock
+from beslut.errors import (
+    AuditVerificationFailed,
+    BeslutError,
+    ConcurrencyConflict,
+    DefinitionError,
+    Duplicate,
+    InvalidInput,
+    NotFound,
+    Refusal,
+    RuleViolation,
+    SpecError,
+    StoreError,
+    TransitionNotAllowed,
+)
+from beslut.persistence import Store, open_store
+from beslut.states.case import Case, PartyDecision
+from beslut.states.spec import RecommendationSpec, parse_spec_text
+from beslut.workflow import CommandResult, Engine, Fired
+from beslut.workflow.views import case_status
+
+__all__ = [
+    "AuditVerificationFailed",
+    "BeslutError",
+    "Case",
+    "Clock",
+    "CommandResult",
+    "ConcurrencyConflict",
+    "DefinitionError",
+    "Duplicate",
+    "Engine",
+    "FixedClock",
+    "Fired",
+    "InvalidInput",
+    "NotFound",
+    "PartyDecision",
+    "RecommendationSpec",
+    "Refusal",
+    "RuleViolation",
+    "SpecError",
+    "Store",
+    "StoreError",
+    "SystemClock",
+    "TransitionNotAllowed",
+    "case_status",
+    "open_store",
+    "parse_spec_text",
+]

@@ -11,6 +11,7 @@ so a refused command leaves the database exactly as it was.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -231,6 +232,19 @@ class Engine:
         with self.store.reader() as reader:
             return reader.deadlines(status=status, recommendation=key)
 
+    def replay(self, key: str) -> Case:
+        """Rebuild the recommendation from its audit events alone (through the same machines).
+
+        Raises:
+            NotFound: the log has no events for *key*.
+        """
+        with self.store.reader() as reader:
+            events = [event_from_record(r) for r in reader.audit_records(key)]
+        case = domain.replay(events, self.calendar)
+        if case is None:
+            raise NotFound(f"no audit events for {key!r}")
+        return case
+
     def verify_audit(self) -> ChainReport:
         """Recompute the hash chain and check seq and stream_seq are gap-free."""
         with self.store.reader() as reader:
@@ -310,6 +324,16 @@ class Engine:
 
     def _now(self) -> datetime:
         return self.clock.now().astimezone(STOCKHOLM)
+
+
+def event_from_record(record: AuditRecord) -> Event:
+    """The domain event an audit record holds."""
+    return Event(
+        kind=record.kind,
+        stream=record.stream,
+        valid_on=date.fromisoformat(record.valid_on),
+        payload=json.loads(record.payload),
+    )
 
 
 def _events_for_deadline(case: Case, deadline: DeadlineRow, on: date) -> list[Event]:

@@ -1,0 +1,135 @@
+"""Run the `beslut` CLI as a user would: in-process for speed, or as the real console script.
+
+`run` calls :func:`beslut.cli.main` with stdout and stderr redirected into strings and
+turns ``SystemExit`` into the exit code, so a test sees exactly what a terminal would.
+`run_script` starts ``.venv/bin/beslut`` in a subprocess to prove the same for real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from beslut.cli import main
+from beslut.persistence import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+SPEC_2022 = EXAMPLES / "mini-maria-2022.toml"
+SPEC_2025 = EXAMPLES / "mini-maria-2025.toml"
+KEY = "svom-2022-mini-maria"
+KEY_2025 = "svom-2025-mini-maria-revision"
+MUNICIPALITIES = ["2380", "2309", "2321", "2313", "2361", "2326", "2305", "2303"]
+PARTIES = [*MUNICIPALITIES, "region-jh"]
+AMOUNTS_2022 = {
+    "2380": "1236026",
+    "2309": "294998",
+    "2321": "235795",
+    "2313": "220461",
+    "2361": "194347",
+    "2326": "137103",
+    "2305": "118657",
+    "2303": "100113",
+    "region-jh": "2462500",
+}
+SCRIPT = Path(sys.executable).parent / "beslut"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one CLI invocation did: its exit code and what it printed."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """The stdout parsed as the one JSON document `--json` promises."""
+        return json.loads(self.stdout)
+
+    @property
+    def error_lines(self) -> list[str]:
+        """The lines printed on stderr."""
+        return self.stderr.splitlines()
+
+
+def run(*args: str, db: str | None) -> Result:
+    """Run `beslut ARGS --db DB` in-process and capture its exit code, stdout and stderr."""
+    argv = [*args, *(["--db", db] if db is not None else [])]
+    out, err = io.StringIO(), io.StringIO()
+    code: int = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exit_:
+            code = _exit_code(exit_.code)
+    return Result(code=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def run_script(*args: str, db: str | None, cwd: Path) -> Result:
+    """Run the installed console script `beslut ARGS --db DB` in a subprocess."""
+    argv = [str(SCRIPT), *args, *(["--db", db] if db is not None else [])]
+    env = {k: v for k, v in os.environ.items() if k not in ("BESLUT_DB", "BESLUT_ACTOR")}
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env, timeout=120, check=False)
+    return Result(code=done.returncode, stdout=done.stdout, stderr=done.stderr)
+
+
+def ok(*args: str, db: str | None) -> Result:
+    """Run a command that must succeed; fail the test with its stderr if it does not."""
+    result = run(*args, db=db)
+    assert 0 == result.code, f"beslut {' '.join(args)} failed: {result.stderr}"
+    return result
+
+
+def dump(db: str) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """Every row of every table of the database, in order."""
+    store = open_store(db)
+    try:
+        return store.dump()
+    finally:
+        store.close()
+
+
+def refused(*args: str, db: str, code: int = 2) -> Result:
+    """Run a command that must be refused: one `error:` line, nothing on stdout, the database unchanged."""
+    before = dump(db)
+    result = run(*args, db=db)
+    after = dump(db)
+    assert code == result.code, f"beslut {' '.join(args)}: {result}"
+    assert 1 == len(result.error_lines), result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert len(result.stderr.strip()) > len("error:"), result.stderr
+    assert "" == result.stdout.strip()
+    assert before == after
+    return result
+
+
+def status(db: str, key: str = KEY) -> dict[str, Any]:
+    """The `status KEY --json` document."""
+    document: dict[str, Any] = ok("status", key, "--json", db=db).json()
+    return document
+
+
+def party(db: str, party_key: str, key: str = KEY) -> dict[str, Any]:
+    """One party's object in the `status KEY --json` document."""
+    return next(p for p in status(db, key)["parties"] if p["key"] == party_key)
+
+
+def decide(db: str, party_key: str, on: str, outcome: str = "approved", *extra: str, key: str = KEY) -> Result:
+    """Record a decision of *party_key* (paragraph "§ 1"), with any *extra* options."""
+    return ok("party", "decide", key, party_key, "--outcome", outcome, "--paragraph", "§ 1", "--on", on, *extra, db=db)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1

@@ -9,6 +9,7 @@ failure); usage errors from Typer/Click are folded into the same one-line form.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +25,11 @@ from beslut.persistence import DEFAULT_DATABASE, open_store
 from beslut.workflow import CommandResult, Engine
 from beslut.workflow.views import case_status
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.split("\n")[0])
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Follow a recommendation that many independent parties must each decide on.",
+)
 party_app = typer.Typer(
     no_args_is_help=True, help="Record a party's steps: prepare, propose, decide, announce, appeal, settle, report."
 )
@@ -73,7 +78,11 @@ def parse_instant(value: str, option: str = "--now") -> datetime:
 
 
 def _engine(db: str | None, actor: str | None = None, *, must_exist: bool = True) -> Engine:
-    store = open_store(db)
+    target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
+    if must_exist and "://" not in target and not Path(target).is_file():
+        # Opening an SQLite path creates the file; a read or a refused command must not.
+        raise NotFound(f"database {target} does not exist: run `beslut init` first")
+    store = open_store(target)
     if must_exist and not store.is_initialised():
         store.close()
         raise NotFound(f"database {_describe(db)} is not initialised: run `beslut init` first")

@@ -4,28 +4,29 @@ Run::
 
     .venv/bin/python -m bench.bench_commands [--commands N] [--db-dir DIR] [--postgres URL]
 
-Engine run: a fresh SQLite file, ``Engine(store, clock=FixedClock(2030-01-01))``, recommendations made
-from ``examples/mini-maria-2022.toml`` with unique keys, proposed and recommended, then N timed party
-commands, cycling prepare -> propose -> decide -> announce over every (party, recommendation) pair.
-Each one is a durable transaction: load the case, check, fire the machine, update the state rows,
+Engine: a fresh SQLite file, ``Engine(store, clock=FixedClock(2030-01-01))``, recommendations made from
+``examples/mini-maria-2022.toml`` with unique keys, proposed and recommended, then N timed party
+commands cycling prepare -> propose -> decide -> announce over every (party, recommendation) pair.
+Each is one durable transaction: load the case, check, fire the machine, update the state rows,
 append a hash-chained audit event and sync the deadline rows.
 
-Raw baseline: plain :mod:`sqlite3` on a second file in the same directory (so the same filesystem),
-WAL and ``synchronous=FULL`` like the store, a state row per party with a version and an
-``audit_event`` table shaped like ours; each of the same N commands is ``BEGIN IMMEDIATE``, one
-UPDATE, one INSERT with a sha256 over a JSON payload, ``COMMIT``. The ratio engine/raw is printed
-(the target is >= 0.5x).
+Raw baseline: plain :mod:`sqlite3` on a second file in the same directory (same filesystem), WAL and
+``synchronous=FULL`` like the store, a state row per party with a version and an ``audit_event``
+table shaped like ours; each of the same N commands is ``BEGIN IMMEDIATE``, one UPDATE, one INSERT
+with a sha256 over a JSON payload, ``COMMIT``. The two runs are interleaved in blocks (ABBA order),
+so a busy disk or a noisy neighbour slows both alike, and the ratio engine/raw is printed (the
+target is >= 0.5x).
 
-Memory: the process's peak RSS (``getrusage``) and the number of live Python objects after loading
-(proposing and recommending) 100 and then 2,000 recommendations through one engine; it must stay flat,
-because a case is a row and the machines attach a throw-away model per trigger. This runs first, so
-the peak RSS is not that of the timed runs.
+Memory: peak RSS (``getrusage``) and the count of live Python objects after loading (proposing and
+recommending) 100, then 2,000 recommendations through one engine. Both must stay flat: a case is a
+row, and the machines attach a throw-away model per trigger. This runs first, so the peak RSS is
+not that of the timed runs.
 
 ``--postgres URL``: the same engine run and a raw psycopg baseline (BEGIN; UPDATE; INSERT; COMMIT),
 each in a fresh database created on that server and dropped afterwards (the URL's user must be
 allowed to create databases).
 
-No timing is asserted anywhere: this prints figures, see docs/performance.md.
+No timing is asserted anywhere; docs/performance.md has the figures and what they mean.
 """
 
 from __future__ import annotations
@@ -46,11 +47,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from beslut import Engine, FixedClock, open_store, parse_spec_text
@@ -60,7 +62,8 @@ from beslut.states import machines
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "examples" / "mini-maria-2022.toml"
 
-DEFAULT_COMMANDS = 2000
+DEFAULT_COMMANDS = 1000
+DEFAULT_BLOCKS = 10
 DEFAULT_MEMORY_CASES = (100, 2000)
 TARGET_RATIO = 0.5
 KEY_PREFIX = "bench"
@@ -99,27 +102,111 @@ class Step:
     party: str
 
 
-def case_keys(count: int) -> list[str]:
-    """Unique recommendation keys."""
-    return [f"{KEY_PREFIX}-{i:06d}" for i in range(count)]
+def spec_template() -> str:
+    """The 2022 example spec."""
+    return SPEC_PATH.read_text(encoding="utf-8")
 
 
 def spec_with_key(template: str, key: str) -> str:
-    """The example spec with its recommendation key (the first top-level ``key =`` line) replaced."""
+    """The example spec with its recommendation key (the first ``key =`` line, before any party) replaced."""
     text, replaced = _KEY_LINE.subn(f'key = "{key}"', template, count=1)
     if replaced != 1:
         raise RuntimeError(f"no key line in {SPEC_PATH}")
     return text
 
 
-def plan(keys: Sequence[str], parties: Sequence[str]) -> list[Step]:
-    """Every (party, recommendation) pair through prepare, propose, decide and announce, party by party."""
-    return [Step(name, key, party) for party in parties for key in keys for name in STEPS]
+def workload(commands: int, warmup: int) -> tuple[list[str], list[Step]]:
+    """The recommendation keys needed, and the warm-up + timed steps in order.
+
+    Every (party, recommendation) pair goes through prepare, propose, decide and announce, party by
+    party, so the mix is a quarter of each and a case is loaded again every few commands.
+    """
+    parties = [p.key for p in parse_spec_text(spec_template()).parties]
+    count = max(1, math.ceil((commands + warmup) / (len(STEPS) * len(parties))))
+    keys = [f"{KEY_PREFIX}-{i:06d}" for i in range(count)]
+    steps = [Step(name, key, party) for party in parties for key in keys for name in STEPS]
+    return keys, steps[: warmup + commands]
 
 
-def cases_needed(commands: int, parties: int) -> int:
-    """How many recommendations give at least *commands* party commands."""
-    return max(1, math.ceil(commands / (len(STEPS) * parties)))
+# ---------------------------------------------------------------- timing
+
+
+@dataclass
+class Timing:
+    """What one timed run did: how many commands, how long in all, and each command's latency."""
+
+    label: str
+    database: str
+    note: str = ""
+    seconds: float = 0.0
+    latencies_ns: list[int] = field(default_factory=list, repr=False)
+
+    @property
+    def commands(self) -> int:
+        return len(self.latencies_ns)
+
+    def add(self, elapsed_ns: int) -> None:
+        """Count one command run on its own (set-up), so its time is its latency."""
+        self.latencies_ns.append(elapsed_ns)
+        self.seconds += elapsed_ns / 1e9
+
+    @property
+    def per_second(self) -> float:
+        return self.commands / self.seconds if self.seconds > 0 else math.inf
+
+    @property
+    def mean_ms(self) -> float:
+        return sum(self.latencies_ns) / len(self.latencies_ns) / 1e6 if self.latencies_ns else math.nan
+
+    def percentile_ms(self, q: float) -> float:
+        """Nearest-rank percentile of the latencies, in milliseconds."""
+        if not self.latencies_ns:
+            return math.nan
+        ordered = sorted(self.latencies_ns)
+        return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1] / 1e6
+
+
+class Workload(Protocol):
+    """Something that runs command *i* of the timed steps durably."""
+
+    timing: Timing
+
+    def command(self, i: int) -> None:
+        """Run timed command *i* (0-based), committed when it returns."""
+        ...
+
+
+def time_block(work: Workload, start: int, stop: int, profiler: cProfile.Profile | None = None) -> None:
+    """Run commands start..stop-1 of *work*, adding their latencies and the block's time to its timing."""
+    clock = time.perf_counter_ns
+    latencies = work.timing.latencies_ns
+    if profiler is not None:
+        profiler.enable()
+    began = clock()
+    for i in range(start, stop):
+        t0 = clock()
+        work.command(i)
+        latencies.append(clock() - t0)
+    work.timing.seconds += (clock() - began) / 1e9
+    if profiler is not None:
+        profiler.disable()
+
+
+def interleave(engine: Workload, raw: Workload, commands: int, blocks: int, profiler: cProfile.Profile | None) -> None:
+    """Time both workloads over the same commands in *blocks* blocks, in ABBA order."""
+    blocks = max(1, min(blocks, commands))
+    bounds = [commands * b // blocks for b in range(blocks + 1)]
+    for b in range(blocks):
+        start, stop = bounds[b], bounds[b + 1]
+        if b % 2 == 0:
+            time_block(raw, start, stop)
+            time_block(engine, start, stop, profiler)
+        else:
+            time_block(engine, start, stop, profiler)
+            time_block(raw, start, stop)
+
+
+# ---------------------------------------------------------------- the engine
 
 
 def run_step(engine: Engine, step: Step) -> None:
@@ -137,114 +224,50 @@ def run_step(engine: Engine, step: Step) -> None:
         raise ValueError(step.name)
 
 
-# ---------------------------------------------------------------- timing
+class EngineWorkload:
+    """An engine on a fresh store: recommendations proposed and recommended, warm-up commands run."""
 
+    def __init__(self, target: str, database: str, *, commands: int, warmup: int) -> None:
+        self.keys, steps = workload(commands, warmup)
+        self.warmup = warmup
+        self.commands = commands
+        self.engine = Engine(open_store(target), clock=FixedClock(CLOCK_AT), actor="bench")
+        self.timing = Timing("engine", database, "prepare/propose/decide/announce")
+        self.proposals = Timing("propose (set-up)", database, "one per recommendation")
+        self.recommendations = Timing("recommend (set-up)", database, "one per recommendation")
+        template = spec_template()
+        try:
+            self.engine.init()
+            clock = time.perf_counter_ns
+            for key in self.keys:
+                text = spec_with_key(template, key)
+                t0 = clock()
+                self.engine.propose(text, on=PROPOSED_ON)
+                self.proposals.add(clock() - t0)
+            for key in self.keys:
+                t0 = clock()
+                self.engine.recommend(key, on=PROPOSED_ON)
+                self.recommendations.add(clock() - t0)
+            for step in steps[:warmup]:
+                run_step(self.engine, step)
+        except BaseException:
+            self.engine.close()
+            raise
+        self.steps = steps[warmup:]
 
-@dataclass(frozen=True)
-class Timing:
-    """What one timed run did: how many commands, how long in all, and each command's latency."""
+    def command(self, i: int) -> None:
+        """Run timed step *i* through the engine."""
+        run_step(self.engine, self.steps[i])
 
-    label: str
-    database: str
-    commands: int
-    seconds: float
-    latencies_ns: tuple[int, ...] = field(repr=False)
-    note: str = ""
-
-    @property
-    def per_second(self) -> float:
-        return self.commands / self.seconds if self.seconds > 0 else math.inf
-
-    @property
-    def mean_ms(self) -> float:
-        return sum(self.latencies_ns) / len(self.latencies_ns) / 1e6 if self.latencies_ns else math.nan
-
-    def percentile_ms(self, q: float) -> float:
-        """Nearest-rank percentile of the latencies, in milliseconds."""
-        if not self.latencies_ns:
-            return math.nan
-        ordered = sorted(self.latencies_ns)
-        rank = max(1, math.ceil(q / 100 * len(ordered)))
-        return ordered[rank - 1] / 1e6
-
-
-def timed(label: str, database: str, count: int, command: Callable[[int], object], *, note: str = "") -> Timing:
-    """Call ``command(i)`` for i in range(count), timing each call and the whole loop."""
-    latencies: list[int] = []
-    clock = time.perf_counter_ns
-    began = clock()
-    for i in range(count):
-        start = clock()
-        command(i)
-        latencies.append(clock() - start)
-    return Timing(label, database, count, (clock() - began) / 1e9, tuple(latencies), note)
-
-
-@contextmanager
-def profiled(target: Path | None) -> Iterator[None]:
-    """Profile the block with cProfile into *target* (and print its top costs), or do nothing."""
-    if target is None:
-        yield
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        profiler.dump_stats(str(target))
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("cumulative").print_stats(r"beslut|sqlalchemy|rfc8785|sqlite3|psycopg", 30)
-        print(f"\n-- cProfile of the timed engine commands (saved to {target}; timings are inflated) --")
-        print(out.getvalue())
-
-
-# ---------------------------------------------------------------- the engine run
-
-
-@dataclass(frozen=True)
-class EngineRun:
-    """The engine's timed party commands, and the set-up commands that made their recommendations."""
-
-    commands: Timing
-    proposals: Timing
-    recommendations: Timing
-    audit_events: int
-
-
-def engine_run(target: str, database: str, *, commands: int, warmup: int, profile: Path | None = None) -> EngineRun:
-    """Time *commands* party commands of an engine on a fresh, initialised store at *target*."""
-    template = SPEC_PATH.read_text(encoding="utf-8")
-    parties = [p.key for p in parse_spec_text(template).parties]
-    keys = case_keys(cases_needed(commands + warmup, len(parties)))
-    engine = Engine(open_store(target), clock=FixedClock(CLOCK_AT), actor="bench")
-    try:
-        engine.init()
-        specs = [spec_with_key(template, key) for key in keys]
-        proposals = timed("propose (set-up)", database, len(keys), lambda i: engine.propose(specs[i], on=PROPOSED_ON))
-        recommendations = timed(
-            "recommend (set-up)", database, len(keys), lambda i: engine.recommend(keys[i], on=PROPOSED_ON)
-        )
-        steps = plan(keys, parties)
-        for step in steps[:warmup]:
-            run_step(engine, step)
-        work = steps[warmup : warmup + commands]
-        with profiled(profile):
-            timing = timed(
-                "engine",
-                database,
-                commands,
-                lambda i: run_step(engine, work[i]),
-                note="prepare/propose/decide/announce",
-            )
-        report = engine.verify_audit()
-        expected = 2 * len(keys) + warmup + commands
-        if not report.ok or report.events != expected:
-            raise RuntimeError(f"audit log after the run: {report.as_dict()} (expected {expected} events)")
-    finally:
-        engine.close()
-    return EngineRun(commands=timing, proposals=proposals, recommendations=recommendations, audit_events=expected)
+    def close(self) -> None:
+        """Check the audit chain holds every command, then release the store."""
+        try:
+            report = self.engine.verify_audit()
+            expected = 2 * len(self.keys) + self.warmup + self.timing.commands
+            if not report.ok or report.events != expected:
+                raise RuntimeError(f"audit log after the run: {report.as_dict()}, expected {expected} events")
+        finally:
+            self.engine.close()
 
 
 # ---------------------------------------------------------------- the raw baselines
@@ -266,12 +289,7 @@ class RawLog:
         self.stream_seq[step.key] = stream_seq
         valid_on = STEP_DATES[step.name].isoformat()
         kind = KIND_OF[step.name]
-        payload = json.dumps(
-            {"actor": "bench", "party": step.party, "step": step.name, "paragraph": "§ 202"},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        payload = _json({"actor": "bench", "party": step.party, "step": step.name, "paragraph": "§ 202"})
         content = {
             "seq": self.seq,
             "stream": step.key,
@@ -282,19 +300,14 @@ class RawLog:
             "payload": json.loads(payload),
             "prev_hash": self.prev_hash,
         }
-        digest = hashlib.sha256(
-            json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        ).hexdigest()
+        digest = hashlib.sha256(_json(content).encode("utf-8")).hexdigest()
         row = (self.seq, step.key, stream_seq, self.recorded_at, valid_on, kind, payload, self.prev_hash, digest)
         self.prev_hash = digest
         return (STATE_AFTER[step.name], self.recorded_at, step.key, step.party), row
 
 
-def _raw_steps(commands: int, warmup: int) -> list[Step]:
-    template = SPEC_PATH.read_text(encoding="utf-8")
-    parties = [p.key for p in parse_spec_text(template).parties]
-    keys = case_keys(cases_needed(commands + warmup, len(parties)))
-    return plan(keys, parties)[: warmup + commands]
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 _SQLITE_SCHEMA = (
@@ -324,42 +337,53 @@ _UPDATE_SQLITE = (
 _INSERT_SQLITE = "INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def raw_sqlite_run(path: Path, *, commands: int, warmup: int) -> Timing:
-    """The baseline: the same N commands as BEGIN IMMEDIATE; UPDATE; INSERT; COMMIT with :mod:`sqlite3`."""
-    steps = _raw_steps(commands, warmup)
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
-        for statement in _SQLITE_SCHEMA:
-            connection.execute(statement)
-        pairs = sorted({(s.key, s.party) for s in steps})
-        connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(
-            "INSERT INTO party_state VALUES (?, ?, 'pending', 1, ?)", [(k, p, CLOCK_AT.isoformat()) for k, p in pairs]
-        )
-        connection.execute("COMMIT")
-        log = RawLog()
+class RawSqliteWorkload:
+    """The baseline: each command is BEGIN IMMEDIATE; UPDATE; INSERT; COMMIT with :mod:`sqlite3`."""
 
-        def command(step: Step) -> None:
-            state, row = log.seal(step)
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute(_UPDATE_SQLITE, state)
-            connection.execute(_INSERT_SQLITE, row)
-            connection.execute("COMMIT")
+    def __init__(self, path: Path, *, commands: int, warmup: int) -> None:
+        _, steps = workload(commands, warmup)
+        self.expected = len(steps)
+        self.log = RawLog()
+        self.timing = Timing("raw sqlite3", "sqlite", "BEGIN IMMEDIATE/UPDATE/INSERT/COMMIT")
+        self.connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=FULL")
+            for statement in _SQLITE_SCHEMA:
+                self.connection.execute(statement)
+            pairs = sorted({(s.key, s.party) for s in steps})
+            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.executemany(
+                "INSERT INTO party_state VALUES (?, ?, 'pending', 1, ?)",
+                [(k, p, self.log.recorded_at) for k, p in pairs],
+            )
+            self.connection.execute("COMMIT")
+            for step in steps[:warmup]:
+                self._write(step)
+        except BaseException:
+            self.connection.close()
+            raise
+        self.steps = steps[warmup:]
 
-        for step in steps[:warmup]:
-            command(step)
-        work = steps[warmup:]
-        timing = timed(
-            "raw sqlite3", "sqlite", commands, lambda i: command(work[i]), note="BEGIN IMMEDIATE/UPDATE/INSERT/COMMIT"
-        )
-        (count,) = connection.execute("SELECT count(*) FROM audit_event").fetchone()
-        if count != warmup + commands:
-            raise RuntimeError(f"raw baseline wrote {count} audit rows, expected {warmup + commands}")
-    finally:
-        connection.close()
-    return timing
+    def _write(self, step: Step) -> None:
+        state, row = self.log.seal(step)
+        self.connection.execute("BEGIN IMMEDIATE")
+        self.connection.execute(_UPDATE_SQLITE, state)
+        self.connection.execute(_INSERT_SQLITE, row)
+        self.connection.execute("COMMIT")
+
+    def command(self, i: int) -> None:
+        """Write timed step *i*."""
+        self._write(self.steps[i])
+
+    def close(self) -> None:
+        """Check every command's row is there, then close."""
+        try:
+            (count,) = self.connection.execute("SELECT count(*) FROM audit_event").fetchone()
+            if count != self.log.seq:
+                raise RuntimeError(f"raw baseline has {count} audit rows, expected {self.log.seq}")
+        finally:
+            self.connection.close()
 
 
 _PG_SCHEMA = (
@@ -389,32 +413,45 @@ _UPDATE_PG = (
 _INSERT_PG = "INSERT INTO audit_event VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
-def raw_postgres_run(url: str, *, commands: int, warmup: int) -> Timing:
-    """The baseline on PostgreSQL: BEGIN; UPDATE; INSERT; COMMIT with psycopg, one connection."""
-    import psycopg  # noqa: PLC0415 - only with --postgres
+class RawPostgresWorkload:
+    """The baseline on PostgreSQL: each command is BEGIN; UPDATE; INSERT; COMMIT on one psycopg connection."""
 
-    steps = _raw_steps(commands, warmup)
-    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
-        for statement in _PG_SCHEMA:
-            connection.execute(statement)
-        pairs = sorted({(s.key, s.party) for s in steps})
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO party_state VALUES (%s, %s, 'pending', 1, %s)", [(k, p, CLOCK_AT) for k, p in pairs]
-            )
-        log = RawLog()
+    def __init__(self, url: str, *, commands: int, warmup: int) -> None:
+        import psycopg  # noqa: PLC0415 - only with --postgres
 
-        def command(step: Step) -> None:
-            state, row = log.seal(step)
-            connection.execute("BEGIN")
-            connection.execute(_UPDATE_PG, state)
-            connection.execute(_INSERT_PG, row)
-            connection.execute("COMMIT")
+        _, steps = workload(commands, warmup)
+        self.log = RawLog()
+        self.timing = Timing("raw psycopg", "postgres", "BEGIN/UPDATE/INSERT/COMMIT")
+        self.connection = psycopg.connect(libpq_url(url), autocommit=True)
+        try:
+            for statement in _PG_SCHEMA:
+                self.connection.execute(statement)
+            pairs = sorted({(s.key, s.party) for s in steps})
+            with self.connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO party_state VALUES (%s, %s, 'pending', 1, %s)", [(k, p, CLOCK_AT) for k, p in pairs]
+                )
+            for step in steps[:warmup]:
+                self._write(step)
+        except BaseException:
+            self.connection.close()
+            raise
+        self.steps = steps[warmup:]
 
-        for step in steps[:warmup]:
-            command(step)
-        work = steps[warmup:]
-        return timed("raw psycopg", "postgres", commands, lambda i: command(work[i]), note="BEGIN/UPDATE/INSERT/COMMIT")
+    def _write(self, step: Step) -> None:
+        state, row = self.log.seal(step)
+        self.connection.execute("BEGIN")
+        self.connection.execute(_UPDATE_PG, state)
+        self.connection.execute(_INSERT_PG, row)
+        self.connection.execute("COMMIT")
+
+    def command(self, i: int) -> None:
+        """Write timed step *i*."""
+        self._write(self.steps[i])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
 
 
 # ---------------------------------------------------------------- PostgreSQL databases
@@ -466,11 +503,10 @@ def _peak_rss_mib() -> float:
 
 
 def _attached_models() -> int | None:
-    """Models attached to the shared machine definitions right now (should be 0 between triggers)."""
+    """Models attached to the shared machine definitions right now (0 between triggers), if visible."""
     total = 0
     for definition in (machines.RECOMMENDATION_MACHINE, machines.PARTY_MACHINE):
-        machine = getattr(definition, "_machine", None)
-        models = getattr(machine, "models", None)
+        models = getattr(getattr(definition, "_machine", None), "models", None)
         if models is None:
             return None
         total += len(models)
@@ -479,15 +515,15 @@ def _attached_models() -> int | None:
 
 def memory_run(path: Path, sizes: Sequence[int]) -> list[MemoryPoint]:
     """Propose and recommend recommendations up to each size in turn; note peak RSS and live objects."""
-    template = SPEC_PATH.read_text(encoding="utf-8")
-    keys = case_keys(max(sizes))
+    template = spec_template()
     points: list[MemoryPoint] = []
     engine = Engine(open_store(path), clock=FixedClock(CLOCK_AT), actor="bench")
     try:
         engine.init()
         loaded = 0
         for size in sorted(sizes):
-            for key in keys[loaded:size]:
+            for i in range(loaded, size):
+                key = f"{KEY_PREFIX}-mem-{i:06d}"
                 engine.propose(spec_with_key(template, key), on=PROPOSED_ON)
                 engine.recommend(key, on=PROPOSED_ON)
             loaded = size
@@ -507,9 +543,11 @@ class Report:
 
     commands: int
     warmup: int
+    blocks: int
     timings: list[Timing] = field(default_factory=list)
     ratios: dict[str, float] = field(default_factory=dict)
     memory: list[MemoryPoint] = field(default_factory=list)
+    profiled: bool = False
 
     def ratio_lines(self) -> list[str]:
         """One line per database: engine/raw and whether it meets the target."""
@@ -542,13 +580,13 @@ class Report:
         ]
         if len(self.memory) >= 2:
             first, last = self.memory[0], self.memory[-1]
-            extra = last.cases - first.cases
+            extra = max(1, last.cases - first.cases)
+            rss = last.peak_rss_mib - first.peak_rss_mib
+            objects = last.live_objects - first.live_objects
             lines.append(
-                f"growth {first.cases} -> {last.cases} recommendations: peak RSS "
-                f"{last.peak_rss_mib - first.peak_rss_mib:+.1f} MiB "
-                f"({(last.peak_rss_mib - first.peak_rss_mib) * 1024 / extra:+.2f} KiB per recommendation), "
-                f"live objects {last.live_objects - first.live_objects:+,} "
-                f"({(last.live_objects - first.live_objects) / extra:+.2f} per recommendation)"
+                f"growth {first.cases} -> {last.cases} recommendations: peak RSS {rss:+.1f} MiB "
+                f"({rss * 1024 / extra:+.2f} KiB per recommendation), "
+                f"live objects {objects:+,} ({objects / extra:+.2f} per recommendation)"
             )
         return lines
 
@@ -556,8 +594,14 @@ class Report:
         """The whole summary."""
         return "\n".join(
             [
-                f"\n== beslut durable commands: {self.commands} timed commands per run, {self.warmup} warm-up ==",
+                f"\n== beslut durable commands: {self.commands} timed commands per run "
+                f"({self.warmup} warm-up; engine and raw interleaved in {self.blocks} blocks) ==",
                 self.table(),
+                *(
+                    ["note: the SQLite engine run was under cProfile, so its figures are inflated"]
+                    if self.profiled
+                    else []
+                ),
                 "",
                 *self.ratio_lines(),
                 *self.memory_lines(),
@@ -580,62 +624,76 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_commands", description=__doc__.split("\n")[0])
     parser.add_argument("--commands", type=int, default=DEFAULT_COMMANDS, help="timed commands per run")
     parser.add_argument("--warmup", type=int, default=None, help="untimed commands first (default N/10, at most 200)")
-    parser.add_argument("--db-dir", type=Path, default=None, help="make the temporary database files here")
+    parser.add_argument("--blocks", type=int, default=DEFAULT_BLOCKS, help="interleave engine and raw in this many")
+    parser.add_argument("--db-dir", type=Path, default=None, help="make the temporary database files under DIR")
     parser.add_argument("--postgres", metavar="URL", default=None, help="also run against this PostgreSQL server")
     parser.add_argument(
         "--memory-cases",
         type=_sizes,
         default=DEFAULT_MEMORY_CASES,
         metavar="A,B",
-        help="recommendation counts for the memory check ('' to skip; default 100,2000)",
+        help="recommendation counts for the memory check ('' skips it; default 100,2000)",
     )
-    parser.add_argument("--profile", type=Path, default=None, help="cProfile the timed SQLite engine run into FILE")
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile the SQLite engine commands into FILE")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
-    if args.commands < 1:
-        parser.error("--commands must be at least 1")
+    if args.commands < 1 or args.blocks < 1:
+        parser.error("--commands and --blocks must be at least 1")
     if args.warmup is None:
         args.warmup = min(200, max(4, args.commands // 10))
     return args
 
 
+def compare(engine: EngineWorkload, raw: RawSqliteWorkload | RawPostgresWorkload, args: argparse.Namespace) -> float:
+    """Time the engine and the raw baseline interleaved; return the ratio of their commands per second."""
+    profiler = cProfile.Profile() if args.profile is not None and engine.timing.database == "sqlite" else None
+    interleave(engine, raw, args.commands, args.blocks, profiler)
+    if profiler is not None:
+        profiler.dump_stats(str(args.profile))
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(r"beslut|sqlalchemy|rfc8785", 30)
+        print(f"\n-- cProfile of the engine's timed commands (saved to {args.profile}) --\n{out.getvalue()}")
+    return engine.timing.per_second / raw.timing.per_second
+
+
 def run(args: argparse.Namespace) -> Report:
     """Run every measurement the arguments ask for and return the report."""
-    report = Report(commands=args.commands, warmup=args.warmup)
+    report = Report(args.commands, args.warmup, min(args.blocks, args.commands), profiled=args.profile is not None)
     if args.db_dir is not None:
         args.db_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="beslut-bench-", dir=args.db_dir))
-    say = _progress
     try:
         if args.memory_cases:
-            say(f"memory: loading {', then '.join(map(str, sorted(args.memory_cases)))} recommendations")
+            _say(f"memory: loading {', then '.join(map(str, sorted(args.memory_cases)))} recommendations")
             report.memory = memory_run(workdir / "memory.db", args.memory_cases)
-        say(f"sqlite: raw baseline, {args.commands} commands in {workdir}")
-        raw = raw_sqlite_run(workdir / "raw.db", commands=args.commands, warmup=args.warmup)
-        say(f"sqlite: engine, {args.commands} commands")
-        eng = engine_run(
-            str(workdir / "engine.db"), "sqlite", commands=args.commands, warmup=args.warmup, profile=args.profile
-        )
-        report.timings += [raw, eng.commands, eng.proposals, eng.recommendations]
-        report.ratios["sqlite"] = eng.commands.per_second / raw.per_second
+        _say(f"sqlite: engine and raw baseline, {args.commands} commands each, in {workdir}")
+        with ExitStack() as stack:
+            engine = EngineWorkload(str(workdir / "engine.db"), "sqlite", commands=args.commands, warmup=args.warmup)
+            stack.callback(engine.close)
+            raw = RawSqliteWorkload(workdir / "raw.db", commands=args.commands, warmup=args.warmup)
+            stack.callback(raw.close)
+            report.ratios["sqlite"] = compare(engine, raw, args)
+        report.timings += [raw.timing, engine.timing, engine.proposals, engine.recommendations]
         if args.postgres:
-            say(f"postgres: engine, {args.commands} commands")
-            with fresh_postgres_database(args.postgres, "engine") as url:
-                pg_eng = engine_run(url, "postgres", commands=args.commands, warmup=args.warmup)
-            say(f"postgres: raw baseline, {args.commands} commands")
-            with fresh_postgres_database(args.postgres, "raw") as url:
-                pg_raw = raw_postgres_run(url, commands=args.commands, warmup=args.warmup)
-            report.timings += [pg_raw, pg_eng.commands, pg_eng.proposals, pg_eng.recommendations]
-            report.ratios["postgres"] = pg_eng.commands.per_second / pg_raw.per_second
+            _say(f"postgres: engine and raw baseline, {args.commands} commands each")
+            with ExitStack() as stack:
+                engine_url = stack.enter_context(fresh_postgres_database(args.postgres, "engine"))
+                raw_url = stack.enter_context(fresh_postgres_database(args.postgres, "raw"))
+                pg_engine = EngineWorkload(engine_url, "postgres", commands=args.commands, warmup=args.warmup)
+                stack.callback(pg_engine.close)
+                pg_raw = RawPostgresWorkload(raw_url, commands=args.commands, warmup=args.warmup)
+                stack.callback(pg_raw.close)
+                report.ratios["postgres"] = compare(pg_engine, pg_raw, args)
+            report.timings += [pg_raw.timing, pg_engine.timing, pg_engine.proposals, pg_engine.recommendations]
     finally:
         if args.keep:
-            say(f"kept {workdir}")
+            _say(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return report
 
 
-def _progress(message: str) -> None:
+def _say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 

@@ -9,6 +9,9 @@ an embedded SQLite file, and prints a timeline and the status of both.
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -211,8 +214,6 @@ def _print(engine: Engine, path: Path) -> None:
         out.print(f"[bold]Timeline of {key}[/bold] (legal date · what · recorded as audit seq)")
         records = sorted(engine.audit_log(key), key=lambda r: (r.valid_on, r.seq))
         for r in records:
-            import json  # noqa: PLC0415 - local to the printing
-
             payload = json.loads(r.payload)
             who = names.get(payload.get("party", ""), "")
             extra = " ".join(
@@ -225,4 +226,12 @@ def _print(engine: Engine, path: Path) -> None:
         out.print("")
     report = engine.verify_audit()
     out.print(f"audit log: {'ok' if report.ok else 'BROKEN'}, {report.events} events, head {report.head_hash[:16]}…")
-    out.print(f"database: {path}\ntry: beslut status {KEY_2022} --db {path}")
+    out.print(f"database: {path}\ntry: {_command_name()} status {KEY_2022} --db {path}")
+
+
+def _command_name() -> str:
+    """How the user can call `beslut` again: on PATH, or beside this Python (a virtualenv)."""
+    if shutil.which("beslut"):
+        return "beslut"
+    beside = Path(sys.executable).parent / "beslut"
+    return str(beside) if beside.exists() else "beslut"

@@ -8,12 +8,14 @@ turns ``SystemExit`` into the exit code, so a test sees exactly what a terminal 
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,7 @@ class Result:
     code: int
     stdout: str
     stderr: str
+    resource_warnings: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
         """The stdout parsed as the one JSON document `--json` promises."""
@@ -61,16 +64,26 @@ class Result:
 
 
 def run(*args: str, db: str | None) -> Result:
-    """Run `beslut ARGS --db DB` in-process and capture its exit code, stdout and stderr."""
+    """Run `beslut ARGS --db DB` in-process and capture its exit code, stdout and stderr.
+
+    After a failed command the garbage is collected at once and any ResourceWarning
+    (a database connection the command left open) is recorded in the result instead
+    of surfacing in some later test.
+    """
     argv = [*args, *(["--db", db] if db is not None else [])]
     out, err = io.StringIO(), io.StringIO()
     code: int = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-        except SystemExit as exit_:
-            code = _exit_code(exit_.code)
-    return Result(code=code, stdout=out.getvalue(), stderr=err.getvalue())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(argv)
+            except SystemExit as exit_:
+                code = _exit_code(exit_.code)
+        if code != 0:
+            gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    return Result(code=code, stdout=out.getvalue(), stderr=err.getvalue(), resource_warnings=leaks)
 
 
 def run_script(*args: str, db: str | None, cwd: Path) -> Result:

@@ -1,0 +1,26 @@
+"""Keep bench/bench_commands.py from rotting: run it end to end with a tiny workload.
+
+Only that it runs and prints its figures is checked; no timing is ever asserted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.bench_commands import main
+
+
+def test_bench_commands_runs_and_prints_the_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--commands", "20", "--warmup", "4", "--memory-cases", "2,4", "--db-dir", str(tmp_path)]
+
+    assert main(argv) == 0
+
+    out = capsys.readouterr().out
+    assert re.search(r"^ratio engine/raw \(sqlite\): \d+\.\d+x \(target >= 0\.5x", out, re.MULTILINE)
+    assert re.search(r"^sqlite +engine +20 ", out, re.MULTILINE)
+    assert re.search(r"^sqlite +raw sqlite3 +20 ", out, re.MULTILINE)
+    assert "memory after     4 recommendations" in out
+    assert list(tmp_path.iterdir()) == []  # the temporary databases are removed

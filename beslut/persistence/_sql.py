@@ -9,6 +9,7 @@ subclasses in :mod:`~beslut.persistence.sqlite` and :mod:`~beslut.persistence.po
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
@@ -25,10 +26,47 @@ from beslut.persistence.abc import Reader, Store, UnitOfWork
 from beslut.scheduler.deadlines import Deadline, DeadlineRow
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
 from beslut.states.case import Case, Event, PartyDecision
-from beslut.states.spec import parse_spec, spec_to_data
+from beslut.states.spec import RecommendationSpec, parse_spec, spec_to_data
 
 _PARTY_FIELDS = [f.name for f in fields(PartyDecision) if f.name != "key"]
 _AUDIT_BATCH = 2000
+# Columns of `recommendation` a command may change; the rest are fixed when it is proposed.
+_MUTABLE_CASE_COLUMNS = (
+    "state", "outcome", "version", "participants", "recommended_on", "consolidated_on", "in_force_since",
+    "withdrawn_on", "withdraw_reason", "superseded_on", "superseded_by", "updated_at",
+)  # fmt: skip
+
+# Statements are built once: SQLAlchemy then reuses their compiled form and cache key, which is most of
+# the per-command overhead of building them anew (measured with bench/bench_commands.py).
+_R, _P, _A, _D = t.RECOMMENDATION, t.PARTY_DECISION, t.AUDIT_EVENT, t.DEADLINE
+_SELECT_CASE = select(_R).where(_R.c.key == bindparam("key"))
+_SELECT_PARTIES = select(_P).where(_P.c.recommendation_key == bindparam("key")).order_by(_P.c.position)
+_LOCK_CASE = select(_R.c.key).where(_R.c.key == bindparam("key")).with_for_update()
+_UPDATE_CASE = (
+    update(_R)
+    .where(and_(_R.c.key == bindparam("b_key"), _R.c.version == bindparam("b_expected")))
+    .values({name: bindparam(name) for name in _MUTABLE_CASE_COLUMNS})
+)
+_UPDATE_PARTY = (
+    update(_P)
+    .where(and_(_P.c.recommendation_key == bindparam("b_key"), _P.c.party_key == bindparam("b_party")))
+    .values({name: bindparam(name) for name in _PARTY_FIELDS})
+)
+_AUDIT_HEAD = select(_A.c.seq, _A.c.hash).order_by(_A.c.seq.desc()).limit(1)
+_STREAM_HEAD = select(func.coalesce(func.max(_A.c.stream_seq), 0)).where(_A.c.stream == bindparam("stream"))
+_INSERT_AUDIT = insert(_A)
+_CASE_DEADLINES = select(_D).where(_D.c.recommendation_key == bindparam("key")).order_by(_D.c.due_at, _D.c.id)
+_DUE = (
+    select(_D)
+    .where(and_(_D.c.status == "pending", _D.c.due_at <= bindparam("now")))
+    .order_by(_D.c.due_at, _D.c.id)
+    .limit(bindparam("limit"))
+)
+_CLOSE_DEADLINE = (
+    update(_D)
+    .where(and_(_D.c.id == bindparam("b_id"), _D.c.status == "pending"))
+    .values(status=bindparam("status"), closed_at=bindparam("closed_at"))
+)
 
 
 class SqlReader(Reader):
@@ -39,10 +77,10 @@ class SqlReader(Reader):
 
     def load_case(self, key: str) -> Case | None:
         """The recommendation *key*, or None."""
-        row = self.connection.execute(select(t.RECOMMENDATION).where(t.RECOMMENDATION.c.key == key)).mappings().first()
+        row = self.connection.execute(_SELECT_CASE, {"key": key}).mappings().first()
         if row is None:
             return None
-        return self._case(row, self._party_rows([key]).get(key, []))
+        return self._case(row, self.connection.execute(_SELECT_PARTIES, {"key": key}).mappings().all())
 
     def list_cases(self) -> list[Case]:
         """Every recommendation, by proposal date then key."""
@@ -105,8 +143,8 @@ class SqlReader(Reader):
         return grouped
 
     @staticmethod
-    def _case(row: Any, party_rows: list[Any]) -> Case:
-        spec = parse_spec(json.loads(row["spec"]))
+    def _case(row: Any, party_rows: Sequence[Any]) -> Case:
+        spec = _spec_from_text(row["spec"])
         parties = tuple(
             PartyDecision(key=p["party_key"], **{name: p[name] for name in _PARTY_FIELDS}) for p in party_rows
         )
@@ -137,19 +175,21 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
         super().__init__(connection)
         self._store = store
         self._loaded: dict[str, Case] = {}
+        self._stream_starts: dict[str, int] = {}
 
     def load_case_for_update(self, key: str) -> Case | None:
         """Load and hold the recommendation row until commit (FOR UPDATE where the database has it)."""
-        self.connection.execute(
-            select(t.RECOMMENDATION.c.key).where(t.RECOMMENDATION.c.key == key).with_for_update()
-        ).first()
+        if self._store.row_locks:
+            self.connection.execute(_LOCK_CASE, {"key": key}).first()
         case = self.load_case(key)
         if case is not None:
             self._loaded[key] = case
+            self._stream_starts.setdefault(key, case.version)
         return case
 
     def add_case(self, case: Case, *, now: datetime) -> None:
         """Insert the recommendation and its parties."""
+        self._stream_starts[case.key] = 0
         try:
             self.connection.execute(insert(t.RECOMMENDATION).values(**_case_values(case, now)))
         except IntegrityError as error:
@@ -160,50 +200,36 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
 
     def save_case(self, case: Case, *, expected_version: int, now: datetime) -> None:
         """Update the recommendation if still at *expected_version*, and the parties that changed."""
-        result = self.connection.execute(
-            update(t.RECOMMENDATION)
-            .where(and_(t.RECOMMENDATION.c.key == case.key, t.RECOMMENDATION.c.version == expected_version))
-            .values(**_case_values(case, now))
-        )
+        params = _mutable_case_values(case, now)
+        params.update(b_key=case.key, b_expected=expected_version)
+        result = self.connection.execute(_UPDATE_CASE, params)
         if result.rowcount != 1:
             raise ConcurrencyConflict(
                 f"recommendation {case.key!r} changed since version {expected_version}: reload and try again"
             )
         before = self._loaded.get(case.key)
-        for index, party in enumerate(case.parties):
-            if before is not None and before.parties[index] == party:
-                continue
-            values = _party_values(case.key, index, party)
-            self.connection.execute(
-                update(t.PARTY_DECISION)
-                .where(
-                    and_(
-                        t.PARTY_DECISION.c.recommendation_key == case.key,
-                        t.PARTY_DECISION.c.party_key == party.key,
-                    )
-                )
-                .values(**values)
-            )
+        changed = [
+            {**{name: getattr(party, name) for name in _PARTY_FIELDS}, "b_key": case.key, "b_party": party.key}
+            for index, party in enumerate(case.parties)
+            if before is None or before.parties[index] != party
+        ]
+        if changed:
+            self.connection.execute(_UPDATE_PARTY, changed)
+        self._loaded[case.key] = case
 
     def append_events(self, events: Sequence[Event], *, recorded_at: datetime) -> list[AuditRecord]:
         """Chain *events* after the head; see :meth:`UnitOfWork.append_events`."""
         if not events:
             return []
         self._store.serialise_appends(self.connection)
-        head = self.connection.execute(
-            select(t.AUDIT_EVENT.c.seq, t.AUDIT_EVENT.c.hash).order_by(t.AUDIT_EVENT.c.seq.desc()).limit(1)
-        ).first()
+        head = self.connection.execute(_AUDIT_HEAD).first()
         seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
         stream_heads: dict[str, int] = {}
         stamp = format_instant(recorded_at)
         records: list[AuditRecord] = []
         for event in events:
             if event.stream not in stream_heads:
-                stream_heads[event.stream] = self.connection.execute(
-                    select(func.coalesce(func.max(t.AUDIT_EVENT.c.stream_seq), 0)).where(
-                        t.AUDIT_EVENT.c.stream == event.stream
-                    )
-                ).scalar_one()
+                stream_heads[event.stream] = self._stream_head(event.stream)
             stream_heads[event.stream] += 1
             seq += 1
             record = seal(
@@ -218,8 +244,9 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             )
             prev_hash = record.hash
             records.append(record)
+        self._stream_starts.update(stream_heads)
         self.connection.execute(
-            insert(t.AUDIT_EVENT),
+            _INSERT_AUDIT,
             [
                 {
                     "seq": r.seq,
@@ -236,6 +263,19 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             ],
         )
         return records
+
+    def _stream_head(self, stream: str) -> int:
+        """The stream's last stream_seq before this transaction's events.
+
+        A case loaded or added here knows it without a query: its version counted the
+        events already in its stream before this command's events (the case saved
+        here is already at its new version, so count back by the events applied).
+        """
+        start = self._stream_starts.get(stream)
+        if start is not None:
+            return start
+        head: int = self.connection.execute(_STREAM_HEAD, {"stream": stream}).scalar_one()
+        return head
 
     def sync_deadlines(self, recommendation: str, wanted: Sequence[Deadline], *, now: datetime) -> None:
         """Cancel unwanted pending rows and insert missing wanted ones."""
@@ -263,29 +303,19 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
 
     def due_deadlines(self, now: datetime, *, limit: int) -> list[DeadlineRow]:
         """Pending deadlines due at *now*, oldest first."""
-        rows = (
-            self.connection.execute(
-                select(t.DEADLINE)
-                .where(and_(t.DEADLINE.c.status == "pending", t.DEADLINE.c.due_at <= now))
-                .order_by(t.DEADLINE.c.due_at, t.DEADLINE.c.id)
-                .limit(limit)
-            )
-            .mappings()
-            .all()
-        )
+        rows = self.connection.execute(_DUE, {"now": now, "limit": limit}).mappings().all()
         return [_deadline_row(row) for row in rows]
 
     def close_deadline(self, deadline_id: int, *, status: str, now: datetime) -> None:
         """Mark one pending deadline done or cancelled."""
-        self.connection.execute(
-            update(t.DEADLINE)
-            .where(and_(t.DEADLINE.c.id == deadline_id, t.DEADLINE.c.status == "pending"))
-            .values(status=status, closed_at=now)
-        )
+        self.connection.execute(_CLOSE_DEADLINE, {"b_id": deadline_id, "status": status, "closed_at": now})
 
 
 class SqlStore(Store):
     """A store over one SQLAlchemy engine; subclasses set the engine up for their database."""
+
+    #: Whether rows must be locked with SELECT … FOR UPDATE (not on SQLite, whose write transaction locks all).
+    row_locks = True
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
@@ -382,13 +412,16 @@ class SqlStore(Store):
             raise StoreError(f"database error: {error}") from error
 
 
+@functools.lru_cache(maxsize=4096)
+def _spec_from_text(text_value: str) -> RecommendationSpec:
+    """Parse a stored spec once: specs never change after a proposal, and parsing validates every field."""
+    return parse_spec(json.loads(text_value))
+
+
 def _case_values(case: Case, now: datetime) -> dict[str, Any]:
     spec = case.spec
     return {
         "key": case.key,
-        "state": case.state,
-        "outcome": case.outcome,
-        "version": case.version,
         "title": spec.title,
         "issuer": spec.issuer,
         "coordinator": spec.coordinator,
@@ -397,16 +430,25 @@ def _case_values(case: Case, now: datetime) -> dict[str, Any]:
         "reply_deadline": case.reply_deadline,
         "in_force_on": spec.in_force_on,
         "supersedes": spec.supersedes,
-        "superseded_by": case.superseded_by,
         "proposed_on": case.proposed_on,
+        "spec": canonical_json(spec_to_data(spec)),
+        **_mutable_case_values(case, now),
+    }
+
+
+def _mutable_case_values(case: Case, now: datetime) -> dict[str, Any]:
+    return {
+        "state": case.state,
+        "outcome": case.outcome,
+        "version": case.version,
+        "participants": json.dumps(list(case.participants)) if case.participants is not None else None,
         "recommended_on": case.recommended_on,
         "consolidated_on": case.consolidated_on,
         "in_force_since": case.in_force_since,
         "withdrawn_on": case.withdrawn_on,
         "withdraw_reason": case.withdraw_reason,
         "superseded_on": case.superseded_on,
-        "participants": json.dumps(list(case.participants)) if case.participants is not None else None,
-        "spec": canonical_json(spec_to_data(spec)),
+        "superseded_by": case.superseded_by,
         "updated_at": now,
     }
 

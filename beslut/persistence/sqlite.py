@@ -30,6 +30,8 @@ _TRIGGERS = (
 class SQLiteStore(SqlStore):
     """A store in one SQLite file."""
 
+    row_locks = False  # BEGIN IMMEDIATE already holds the only write lock
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         url = f"sqlite:///{self.path}"

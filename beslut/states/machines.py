@@ -92,6 +92,9 @@ class MachineDefinition:
             ignore_invalid_triggers=False,
         )
         self._lock = threading.Lock()
+        # The machine has no callbacks, so a trigger's result depends only on (state, trigger, facts):
+        # remember each allowed move the machine made, and ask it again only for new ones.
+        self._moves: dict[tuple[str, str, tuple[tuple[str, bool], ...]], str] = {}
         self._validate()
 
     @property
@@ -110,6 +113,10 @@ class MachineDefinition:
             TransitionNotAllowed: the trigger does not leave *state*.
             RuleViolation: the trigger leaves *state* but a condition is false.
         """
+        memo_key = (state, trigger, tuple(sorted((facts or {}).items())))
+        known = self._moves.get(memo_key)
+        if known is not None:
+            return known
         if state not in self.states:
             raise DefinitionError(f"{self.name} has no state {state!r}")
         model = _Subject(facts or {})
@@ -131,6 +138,7 @@ class MachineDefinition:
             failed = [c for t in self.transitions if t.trigger == trigger and t.source == state for c in t.conditions]
             raise RuleViolation(f"{self.name} {subject}: {trigger!r} needs {' and '.join(failed)}")
         new_state: str = model.state  # type: ignore[attr-defined]
+        self._moves[memo_key] = new_state
         return new_state
 
     def _validate(self) -> None:

@@ -292,8 +292,10 @@ class Engine:
         for before, after in changed:
             uow.save_case(after, expected_version=before.version, now=now)
         records = uow.append_events(all_events, recorded_at=now)
-        for _, after in changed:
-            uow.sync_deadlines(after.key, deadlines_for(after), now=now)
+        for before, after in changed:
+            wanted = deadlines_for(after)
+            if wanted != deadlines_for(before):  # the rows already match the case's deadlines before the change
+                uow.sync_deadlines(after.key, wanted, now=now)
         return new_case, records
 
     def _fire_next(self, now: datetime) -> Fired | None:
@@ -306,10 +308,11 @@ class Engine:
             case = self._load(uow, deadline.recommendation)
             on = local_date(deadline.due_at)
             events = [self._stamp(e, actor="scheduler") for e in _events_for_deadline(case, deadline, on)]
+            # Close the row first, so syncing the case's deadlines below sees it done, not pending and unwanted.
+            uow.close_deadline(deadline.id, status="done" if events else "cancelled", now=recorded)
             records: list[AuditRecord] = []
             if events:
                 _, records = self._save(uow, case, events, recorded)
-            uow.close_deadline(deadline.id, status="done" if events else "cancelled", now=recorded)
         return Fired(deadline=deadline, status="done" if events else "cancelled", records=tuple(records))
 
     def _load(self, uow: UnitOfWork, key: str) -> Case:

@@ -200,6 +200,9 @@ class TestTick:
         assert 8 == len(fired)
         case = recommended.case(KEY)
         assert (False, True) == (case.party("2380").overdue, case.party("2309").overdue)
+        statuses = {d.party: d.status for d in recommended.deadlines(status=None, key=KEY) if d.kind == "reply_by"}
+        assert "cancelled" == statuses["2380"]  # it decided in time
+        assert {"done"} == {statuses[p] for p in PARTIES if p != "2380"}  # the deadline fired
 
     def test_tick_is_idempotent(self, recommended: Engine) -> None:
         """A second tick at the same instant changes nothing."""

@@ -86,6 +86,12 @@ class Engine:
         """Release the store's connections."""
         self.store.close()
 
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------ set-up
 
     def init(self) -> bool:

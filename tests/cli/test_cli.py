@@ -21,13 +21,16 @@ from tests.cli.helpers import (
     PARTIES,
     SPEC_2022,
     SPEC_2025,
+    approve_all,
     decide,
     dump,
     ok,
     party,
     refused,
     run,
+    run_script,
     status,
+    tamper_audit,
 )
 
 STATUS_KEYS = {"key", "state", "outcome", "reply_by", "in_force_on", "version", "parties"}
@@ -52,12 +55,6 @@ key = "b"
 name = "Part B"
 deciding_body = "KF"
 """
-
-
-def decide_all(db: str, on: str, parties: list[str] = PARTIES, key: str = KEY) -> None:
-    """Every party in *parties* approves on *on*."""
-    for p in parties:
-        decide(db, p, on, key=key)
 
 
 class TestInit:
@@ -237,7 +234,7 @@ class TestPartySteps:
 class TestConsolidate:
     def test_all_approve_adopts_with_the_known_amounts(self, recommended: str) -> None:
         """When all nine approve the case is adopted and each party pays its known share."""
-        decide_all(recommended, "2022-09-20")
+        approve_all(recommended, "2022-09-20")
         result = ok("consolidate", KEY, "--on", "2022-10-03", db=recommended)
         assert f"{KEY}: consolidated: adopted (version 12)\n" == result.stdout
         document = status(recommended)
@@ -250,7 +247,7 @@ class TestConsolidate:
 
     def test_one_rejection_is_not_adopted_and_costs_nobody(self, recommended: str) -> None:
         """Under unanimity one rejection makes the outcome not_adopted and every amount zero."""
-        decide_all(recommended, "2022-09-20", [p for p in PARTIES if p != "2309"])
+        approve_all(recommended, "2022-09-20", [p for p in PARTIES if p != "2309"])
         decide(recommended, "2309", "2022-09-21", "rejected")
         ok("consolidate", KEY, "--on", "2022-09-22", db=recommended)
         document = status(recommended)
@@ -259,7 +256,7 @@ class TestConsolidate:
 
     def test_after_the_reply_date_a_missing_party_counts_as_not_answered(self, recommended: str) -> None:
         """Consolidating after the reply date is allowed with an undecided party, which counts as no answer."""
-        decide_all(recommended, "2022-09-20", [p for p in PARTIES if p != "2303"])
+        approve_all(recommended, "2022-09-20", [p for p in PARTIES if p != "2303"])
         ok("consolidate", KEY, "--on", "2022-10-03", db=recommended)
         document = status(recommended)
         assert "not_adopted" == document["outcome"]
@@ -268,7 +265,7 @@ class TestConsolidate:
 
     def test_adopted_case_comes_into_force_on_its_date(self, recommended: str) -> None:
         """A tick at 00:00 on the in-force date brings the adopted agreement into force."""
-        decide_all(recommended, "2022-09-20")
+        approve_all(recommended, "2022-09-20")
         ok("consolidate", KEY, "--on", "2022-10-03", db=recommended)
         ok("tick", "--now", "2023-01-01T00:00", db=recommended)
         document = status(recommended)
@@ -276,12 +273,12 @@ class TestConsolidate:
 
     def test_the_revision_supersedes_the_agreement_in_force(self, recommended: str) -> None:
         """When the 2025 revision comes into force the 2022 agreement becomes superseded."""
-        decide_all(recommended, "2022-09-20")
+        approve_all(recommended, "2022-09-20")
         ok("consolidate", KEY, "--on", "2022-10-03", db=recommended)
         ok("tick", "--now", "2023-01-01T00:00", db=recommended)
         ok("propose", str(SPEC_2025), "--on", "2025-03-07", db=recommended)
         ok("recommend", KEY_2025, "--on", "2025-03-07", db=recommended)
-        decide_all(recommended, "2025-05-20", key=KEY_2025)
+        approve_all(recommended, "2025-05-20", key=KEY_2025)
         ok("consolidate", KEY_2025, "--on", "2025-06-23", db=recommended)
         ok("tick", "--now", "2025-09-01T00:00", db=recommended)
         assert "in_force" == status(recommended, KEY_2025)["state"]
@@ -329,7 +326,7 @@ class TestTick:
 
     def test_tick_marks_only_the_undecided_party_overdue(self, recommended: str) -> None:
         """After 2022-09-30 ends only the party that has not decided is overdue."""
-        decide_all(recommended, "2022-09-20", [p for p in PARTIES if p != "2303"])
+        approve_all(recommended, "2022-09-20", [p for p in PARTIES if p != "2303"])
         before_deadline = ok("tick", "--now", "2022-09-30T23:59", db=recommended)
         assert "0 deadline(s) handled\n" == before_deadline.stdout
         assert dict.fromkeys(PARTIES, False) == {p["key"]: p["overdue"] for p in status(recommended)["parties"]}
@@ -463,7 +460,7 @@ class TestAuditVerify:
 
     def test_verify_a_tampered_log_exits_4_naming_the_seq(self, recommended: str) -> None:
         """A payload changed behind the triggers' back fails verification with exit 4 naming seq 2."""
-        _tamper(recommended, seq=2)
+        tamper_audit(recommended, seq=2)
         result = refused("audit", "verify", db=recommended, code=4)
         assert result.stderr.startswith("error: audit log broken at seq 2")
 
@@ -474,16 +471,22 @@ class TestAuditLog:
         decide(recommended, "2380", "2022-09-05")
         events = ok("audit", "log", "--json", db=recommended).json()
         assert [1, 2, 3] == [e["seq"] for e in events]
-        assert ["recommendation.proposed", "recommendation.recommended", "party.decided"] == [
-            e["kind"] for e in events
-        ]
-        assert {"seq", "stream", "stream_seq", "recorded_at", "valid_on", "kind", "payload", "prev_hash", "hash"} == set(
-            events[0]
-        )
+        assert ["recommendation.proposed", "recommendation.recommended", "party.decided"] == [e["kind"] for e in events]
+        assert {
+            "seq",
+            "stream",
+            "stream_seq",
+            "recorded_at",
+            "valid_on",
+            "kind",
+            "payload",
+            "prev_hash",
+            "hash",
+        } == set(events[0])
         assert events[0]["hash"] == events[1]["prev_hash"]
-        assert {"party": "2380", "outcome": "approved", "body": "KS", "paragraph": "§ 1", "actor": "cli"} == events[
-            2
-        ]["payload"]
+        assert {"party": "2380", "outcome": "approved", "body": "KS", "paragraph": "§ 1", "actor": "cli"} == events[2][
+            "payload"
+        ]
 
     def test_log_json_with_key_keeps_to_that_recommendation(self, recommended: str) -> None:
         """`audit log KEY --json` gives only that recommendation's events."""
@@ -536,18 +539,49 @@ class TestDemo:
         assert "exists" in result.stderr
 
 
-def _tamper(db: str, *, seq: int) -> None:
-    """Change one audit payload directly in the database, bypassing the append-only triggers."""
-    from sqlalchemy import create_engine, text  # noqa: PLC0415
+class TestConsoleScript:
+    def test_init_exits_0(self, store_url: str, tmp_path: Path) -> None:
+        """The installed `beslut init` creates the schema and exits 0."""
+        result = run_script("init", db=store_url, cwd=tmp_path)
+        assert (0, "") == (result.code, result.stderr)
+        assert result.stdout.startswith("initialised ")
+        assert {"recommendations": []} == ok("status", "--json", db=store_url).json()
 
-    url = db if "://" in db else f"sqlite:///{db}"
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        if url.startswith("sqlite"):
-            connection.execute(text("DROP TRIGGER audit_event_no_update"))
-        else:
-            connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
-        connection.execute(
-            text("UPDATE audit_event SET payload = replace(payload, 'cli', 'xyz') WHERE seq = :seq"), {"seq": seq}
-        )
-    engine.dispose()
+    def test_refusal_exits_2_with_one_error_line(self, recommended: str, tmp_path: Path) -> None:
+        """A refused command of the installed script exits 2 with one `error:` line and changes nothing."""
+        before = dump(recommended)
+        result = run_script("party", "announce", KEY, "2380", "--on", "2022-09-08", db=recommended, cwd=tmp_path)
+        assert 2 == result.code
+        assert "" == result.stdout
+        assert 1 == len(result.error_lines)
+        assert result.stderr.startswith("error: ")
+        assert "is 'pending': 'announce' is not allowed" in result.stderr
+        assert before == dump(recommended)
+
+    def test_usage_error_exits_2_with_one_error_line(self, db: str, tmp_path: Path) -> None:
+        """A missing option in the installed script is one `error:` line and exit 2, without Click's usage box."""
+        result = run_script("recommend", KEY, db=db, cwd=tmp_path)
+        assert (2, "", ["error: Missing option '--on'."]) == (result.code, result.stdout, result.error_lines)
+
+    def test_stale_version_exits_3(self, recommended: str, tmp_path: Path) -> None:
+        """A stale --expect-version in the installed script exits 3."""
+        result = run_script("consolidate", KEY, "--on", "2022-10-03", "--expect-version", "1", db=recommended,
+                            cwd=tmp_path)  # fmt: skip
+        assert 3 == result.code
+        assert 1 == len(result.error_lines)
+        assert result.stderr.startswith("error: ")
+
+    def test_audit_verify_exits_0(self, recommended: str, tmp_path: Path) -> None:
+        """The installed `beslut audit verify` exits 0 and reports the chain."""
+        result = run_script("audit", "verify", "--json", db=recommended, cwd=tmp_path)
+        assert (0, "") == (result.code, result.stderr)
+        assert (True, 2) == (result.json()["ok"], result.json()["events"])
+
+    def test_audit_verify_of_a_tampered_log_exits_4(self, recommended: str, tmp_path: Path) -> None:
+        """The installed `beslut audit verify` exits 4 with one line naming the first bad seq."""
+        tamper_audit(recommended, seq=2)
+        result = run_script("audit", "verify", db=recommended, cwd=tmp_path)
+        assert 4 == result.code
+        assert "" == result.stdout
+        assert 1 == len(result.error_lines)
+        assert result.stderr.startswith("error: audit log broken at seq 2")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from beslut.persistence import open_store
-from tests.cli.helpers import KEY, PARTIES, SPEC_2022, SPEC_2025, decide, ok, refused, run
+from tests.cli.helpers import KEY, PARTIES, SPEC_2022, SPEC_2025, approve_all, decide, ok, refused, run
 
 EXAMPLE = SPEC_2022.read_text(encoding="utf-8")
 
@@ -28,7 +28,7 @@ def _replace(old: str, new: str) -> Callable[[str], str]:
     return mutate
 
 
-SPEC_ERRORS = {
+SPEC_ERRORS: dict[str, tuple[Callable[[str], str], list[str]]] = {
     "unknown top-level key": (lambda t: 'colour = "blue"\n' + t, ["spec field 'colour'", "unknown key"]),
     "unknown key in a party": (
         _replace('name = "Ragunda kommun"\n', 'name = "Ragunda kommun"\nemail = "x@example.org"\n'),
@@ -83,25 +83,25 @@ SPEC_ERRORS = {
 
 
 UNKNOWN_KEY_COMMANDS = [
-            ("recommend", "nope", "--on", "2022-06-03"),
-            ("withdraw", "nope", "--on", "2022-06-03", "--reason", "x"),
-            ("consolidate", "nope", "--on", "2022-10-03"),
-            ("party", "prepare", "nope", "2380", "--case", "KS 1", "--on", "2022-06-20"),
-            ("party", "decide", "nope", "2380", "--outcome", "approved", "--paragraph", "§ 1", "--on", "2022-09-05"),
-            ("party", "announce", "nope", "2380", "--on", "2022-09-08"),
-            ("status", "nope"),
-            ("status", "nope", "--json"),
-            ("audit", "log", "nope"),
-            ("audit", "log", "nope", "--json"),
+    ("recommend", "nope", "--on", "2022-06-03"),
+    ("withdraw", "nope", "--on", "2022-06-03", "--reason", "x"),
+    ("consolidate", "nope", "--on", "2022-10-03"),
+    ("party", "prepare", "nope", "2380", "--case", "KS 1", "--on", "2022-06-20"),
+    ("party", "decide", "nope", "2380", "--outcome", "approved", "--paragraph", "§ 1", "--on", "2022-09-05"),
+    ("party", "announce", "nope", "2380", "--on", "2022-09-08"),
+    ("status", "nope"),
+    ("status", "nope", "--json"),
+    ("audit", "log", "nope"),
+    ("audit", "log", "nope", "--json"),
 ]
 UNKNOWN_PARTY_COMMANDS = [
-            ("party", "prepare", KEY, "9999", "--case", "KS 1", "--on", "2022-06-20"),
-            ("party", "propose", KEY, "9999", "--body", "SAU", "--paragraph", "§ 1", "--on", "2022-06-20"),
-            ("party", "decide", KEY, "9999", "--outcome", "approved", "--paragraph", "§ 1", "--on", "2022-09-05"),
-            ("party", "announce", KEY, "9999", "--on", "2022-09-08"),
-            ("party", "appeal", KEY, "9999", "--on", "2022-09-08"),
-            ("party", "settle", KEY, "9999", "--result", "dismissed", "--on", "2022-09-08"),
-            ("party", "report", KEY, "9999", "--on", "2022-09-08"),
+    ("party", "prepare", KEY, "9999", "--case", "KS 1", "--on", "2022-06-20"),
+    ("party", "propose", KEY, "9999", "--body", "SAU", "--paragraph", "§ 1", "--on", "2022-06-20"),
+    ("party", "decide", KEY, "9999", "--outcome", "approved", "--paragraph", "§ 1", "--on", "2022-09-05"),
+    ("party", "announce", KEY, "9999", "--on", "2022-09-08"),
+    ("party", "appeal", KEY, "9999", "--on", "2022-09-08"),
+    ("party", "settle", KEY, "9999", "--result", "dismissed", "--on", "2022-09-08"),
+    ("party", "report", KEY, "9999", "--on", "2022-09-08"),
 ]
 
 
@@ -172,8 +172,7 @@ class TestWrongState:
 
     def test_decide_after_consolidation(self, recommended: str) -> None:
         """A party that never answered cannot decide once the recommendation is consolidated."""
-        for p in PARTIES[:-1]:
-            decide(recommended, p, "2022-09-20")
+        approve_all(recommended, "2022-09-20", PARTIES[:-1])
         ok("consolidate", KEY, "--on", "2022-10-03", db=recommended)
         result = refused(
             "party", "decide", KEY, "region-jh", "--outcome", "approved", "--paragraph", "§ 1", "--on", "2022-10-04",
@@ -183,32 +182,28 @@ class TestWrongState:
 
     def test_withdraw_a_consolidated_recommendation(self, recommended: str) -> None:
         """A consolidated recommendation can no longer be withdrawn."""
-        for p in PARTIES:
-            decide(recommended, p, "2022-09-20")
+        approve_all(recommended, "2022-09-20")
         ok("consolidate", KEY, "--on", "2022-10-03", db=recommended)
         result = refused("withdraw", KEY, "--on", "2022-10-04", "--reason", "ångrat", db=recommended)
         assert "is 'consolidated': 'withdraw' is not allowed" in result.stderr
 
     def test_consolidate_twice(self, recommended: str) -> None:
         """A consolidated recommendation cannot be consolidated again."""
-        for p in PARTIES:
-            decide(recommended, p, "2022-09-20")
+        approve_all(recommended, "2022-09-20")
         ok("consolidate", KEY, "--on", "2022-10-03", db=recommended)
         result = refused("consolidate", KEY, "--on", "2022-10-04", db=recommended)
         assert "is 'consolidated': 'consolidate' is not allowed" in result.stderr
 
     def test_consolidate_before_the_reply_date_names_the_undecided_parties(self, recommended: str) -> None:
         """Consolidation while parties are undecided before their reply date is refused naming each of them."""
-        for p in PARTIES[:-2]:
-            decide(recommended, p, "2022-09-10")
+        approve_all(recommended, "2022-09-10", PARTIES[:-2])
         result = refused("consolidate", KEY, "--on", "2022-09-15", db=recommended)
         assert "parties still undecided before their reply date" in result.stderr
         assert "2303 (reply by 2022-09-30), region-jh (reply by 2022-09-30)" in result.stderr
 
     def test_consolidate_before_a_recorded_decision(self, recommended: str) -> None:
         """Consolidation cannot be dated before a decision it would count."""
-        for p in PARTIES:
-            decide(recommended, p, "2022-09-20")
+        approve_all(recommended, "2022-09-20")
         result = refused("consolidate", KEY, "--on", "2022-09-19", db=recommended)
         assert "decided later, on 2022-09-20" in result.stderr
 
@@ -363,8 +358,7 @@ class TestOptionValues:
             db=recommended,
         )  # fmt: skip
         assert (
-            "error: outcome must be one of approved, rejected, approved_with_conditions, got 'maybe'\n"
-            == result.stderr
+            "error: outcome must be one of approved, rejected, approved_with_conditions, got 'maybe'\n" == result.stderr
         )
 
     def test_bad_result(self, recommended: str) -> None:
@@ -385,18 +379,18 @@ class TestOptionValues:
 
 
 USAGE_ERRORS = [
-            (("recommend", KEY), "Missing option '--on'"),
-            (("withdraw", KEY, "--on", "2022-06-10"), "Missing option '--reason'"),
-            (("party", "decide", KEY, "2380", "--paragraph", "§ 1", "--on", "2022-09-05"), "Missing option '--outcome'"),
-            (("party", "prepare", KEY, "2380", "--on", "2022-06-20"), "Missing option '--case'"),
-            (("party", "settle", KEY, "2380", "--on", "2022-09-05"), "Missing option '--result'"),
-            (("tick",), "Missing option '--now'"),
-            (("recommend", "--on", "2022-06-03"), "Missing argument"),
-            (("party", "announce", KEY, "--on", "2022-06-03"), "Missing argument"),
-            (("status", "--bogus"), "No such option: --bogus"),
-            (("frobnicate",), "No such command 'frobnicate'"),
-            (("party", "frobnicate"), "No such command 'frobnicate'"),
-            (("recommend", KEY, "--on", "2022-06-03", "--expect-version", "two"), "Invalid value for '--expect-version'"),
+    (("recommend", KEY), "Missing option '--on'"),
+    (("withdraw", KEY, "--on", "2022-06-10"), "Missing option '--reason'"),
+    (("party", "decide", KEY, "2380", "--paragraph", "§ 1", "--on", "2022-09-05"), "Missing option '--outcome'"),
+    (("party", "prepare", KEY, "2380", "--on", "2022-06-20"), "Missing option '--case'"),
+    (("party", "settle", KEY, "2380", "--on", "2022-09-05"), "Missing option '--result'"),
+    (("tick",), "Missing option '--now'"),
+    (("recommend", "--on", "2022-06-03"), "Missing argument"),
+    (("party", "announce", KEY, "--on", "2022-06-03"), "Missing argument"),
+    (("status", "--bogus"), "No such option: --bogus"),
+    (("frobnicate",), "No such command 'frobnicate'"),
+    (("party", "frobnicate"), "No such command 'frobnicate'"),
+    (("recommend", KEY, "--on", "2022-06-03", "--expect-version", "two"), "Invalid value for '--expect-version'"),
 ]
 
 
@@ -408,12 +402,6 @@ class TestUsageErrors:
                 result = refused(*args, db=recommended)
                 assert phrase in result.stderr
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: `beslut` (or `beslut party`/`beslut audit`) with no command prints the help on stdout, "
-        "then an empty 'error: ' line on stderr and exits 2 (beslut/cli.py main(): NoArgsIsHelpError "
-        "has an empty format_message())",
-    )
     @pytest.mark.parametrize("args", [(), ("party",), ("audit",)], ids=["beslut", "party", "audit"])
     def test_no_command_gives_an_informative_error(self, args: tuple[str, ...]) -> None:
         """A missing command shows the help, and any `error:` line it prints says what is missing."""
@@ -518,11 +506,6 @@ class TestUninitialisedDatabase:
 
 
 class TestRefusalCleanup:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: a refused command leaves its database connection open (beslut/cli.py: every command "
-        "calls engine.close() only on success, so the store is never closed when the engine raises)",
-    )
     def test_refusal_closes_its_database_connection(self, postgres_url: str) -> None:
         """A refused command closes its connection instead of leaving it to the garbage collector."""
         ok("init", db=postgres_url)

@@ -1,0 +1,92 @@
+"""Shared pieces of the CLI: option types, argument parsing, opening the engine, printing."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from beslut.clock import STOCKHOLM
+from beslut.errors import InvalidInput, NotFound
+from beslut.persistence import DEFAULT_DATABASE, open_store
+from beslut.workflow import CommandResult, Engine
+
+Db = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="BESLUT_DB", help=f"Database: a file path or SQLAlchemy URL [default: {DEFAULT_DATABASE}]"
+    ),
+]
+On = Annotated[str, typer.Option("--on", help="The legal date of the act, YYYY-MM-DD.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Expect = Annotated[
+    int | None, typer.Option("--expect-version", help="Refuse (exit 3) unless the recommendation is at this version.")
+]
+Actor = Annotated[
+    str | None,
+    typer.Option(
+        "--actor", envvar="BESLUT_ACTOR", help="Id of who acts, recorded in the audit log (an id, never a name)."
+    ),
+]
+Key = Annotated[str, typer.Argument(help="The recommendation's key.")]
+Party = Annotated[str, typer.Argument(help="The party's key.")]
+
+
+def parse_date(value: str, option: str = "--on") -> date:
+    """An ISO date, or a one-line refusal naming the option."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_instant(value: str, option: str = "--now") -> datetime:
+    """An ISO instant; without an offset it is Europe/Stockholm local time; a bare date means 00:00."""
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option}: {value!r} is not a date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])") from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=STOCKHOLM)
+    return instant
+
+
+_OPENED: list[Engine] = []
+
+
+def close_engines() -> None:
+    """Close every engine a command opened, whether it finished or was refused."""
+    while _OPENED:
+        _OPENED.pop().close()
+
+
+def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = True) -> Engine:
+    target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
+    if must_exist and "://" not in target and not Path(target).is_file():
+        # Opening an SQLite path creates the file; a read or a refused command must not.
+        raise NotFound(f"database {target} does not exist: run `beslut init` first")
+    store = open_store(target)
+    if must_exist and not store.is_initialised():
+        store.close()
+        raise NotFound(f"database {describe_db(db)} is not initialised: run `beslut init` first")
+    engine = Engine(store, actor=actor or "cli")
+    _OPENED.append(engine)
+    return engine
+
+
+def describe_db(db: str | None) -> str:
+    store_target = db or DEFAULT_DATABASE
+    return store_target.split("@")[-1] if "://" in store_target else store_target
+
+
+def done(engine: Engine, result: CommandResult, what: str) -> None:
+    engine.close()
+    typer.echo(f"{result.case.key}: {what} (version {result.version})")
+
+
+def emit_json(document: Any) -> None:
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))

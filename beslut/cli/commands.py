@@ -1,0 +1,160 @@
+"""Commands on a recommendation: init, propose, recommend, withdraw, consolidate, tick, status, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from beslut import render
+from beslut.cli._app import app
+from beslut.cli._options import (
+    Actor,
+    Db,
+    Expect,
+    Json,
+    Key,
+    On,
+    describe_db,
+    done,
+    emit_json,
+    open_engine,
+    parse_date,
+    parse_instant,
+)
+from beslut.errors import InvalidInput
+from beslut.workflow.views import case_status
+
+# ---------------------------------------------------------------- set-up
+
+
+@app.command()
+def init(db: Db = None) -> None:
+    """Create the database schema (tables and the audit log's append-only triggers)."""
+    target = db
+    if target is not None and "://" not in target and not Path(target).parent.exists():
+        raise InvalidInput(f"directory {Path(target).parent} does not exist")
+    engine = open_engine(target, must_exist=False)
+    created = engine.init()
+    engine.close()
+    typer.echo(f"initialised {describe_db(target)}" if created else f"{describe_db(target)} was already initialised")
+
+
+# ---------------------------------------------------------------- recommendation
+
+
+@app.command()
+def propose(
+    spec: Annotated[Path, typer.Argument(help="The recommendation spec (TOML).")],
+    on: Annotated[str | None, typer.Option("--on", help="The legal date of the proposal [default: today].")] = None,
+    db: Db = None,
+    actor: Actor = None,
+) -> None:
+    """Register a new recommendation from a TOML spec."""
+    legal_date = parse_date(on) if on is not None else None
+    try:
+        text = spec.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"cannot read spec {spec}: {error}") from None
+    engine = open_engine(db, actor)
+    result = engine.propose(text, on=legal_date)
+    done(engine, result, f"proposed with {len(result.case.parties)} parties, reply by {result.case.reply_deadline}")
+
+
+@app.command()
+def recommend(key: Key, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None) -> None:
+    """Send the recommendation to the parties: their decisions open."""
+    engine = open_engine(db, actor)
+    done(engine, engine.recommend(key, on=parse_date(on), expected_version=expect_version), "recommended")
+
+
+@app.command()
+def withdraw(
+    key: Key,
+    on: On,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn.")],
+    db: Db = None,
+    expect_version: Expect = None,
+    actor: Actor = None,
+) -> None:
+    """Withdraw a proposed or recommended recommendation."""
+    engine = open_engine(db, actor)
+    result = engine.withdraw(key, on=parse_date(on), reason=reason, expected_version=expect_version)
+    done(engine, result, "withdrawn")
+
+
+@app.command()
+def consolidate(key: Key, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None) -> None:
+    """Count the parties' decisions under the recommendation's policy."""
+    engine = open_engine(db, actor)
+    result = engine.consolidate(key, on=parse_date(on), expected_version=expect_version)
+    extra = f", in force since {result.case.in_force_since}" if result.case.in_force_since else ""
+    done(engine, result, f"consolidated: {result.case.outcome}{extra}")
+
+
+@app.command()
+def tick(
+    now: Annotated[
+        str, typer.Option("--now", help="The instant to fire deadlines at (ISO 8601; local time if no offset).")
+    ],
+    db: Db = None,
+    json_output: Json = False,
+) -> None:
+    """Fire every automatic transition due at NOW (overdue, laga kraft, in force); idempotent."""
+    engine = open_engine(db)
+    fired = engine.tick(parse_instant(now))
+    engine.close()
+    if json_output:
+        emit_json(
+            {
+                "fired": [
+                    {
+                        "recommendation": f.deadline.recommendation,
+                        "party": f.deadline.party,
+                        "kind": f.deadline.kind,
+                        "due_at": f.deadline.due_at.isoformat(),
+                        "status": f.status,
+                        "events": [r.kind for r in f.records],
+                    }
+                    for f in fired
+                ]
+            }
+        )
+        return
+    for f in fired:
+        who = f" {f.deadline.party}" if f.deadline.party else ""
+        kinds = ", ".join(r.kind for r in f.records) or "nothing left to do"
+        typer.echo(f"{f.deadline.due_at.isoformat()} {f.deadline.recommendation}{who} {f.deadline.kind}: {kinds}")
+    typer.echo(f"{len(fired)} deadline(s) handled")
+
+
+@app.command()
+def status(
+    key: Annotated[str | None, typer.Argument(help="One recommendation; all when omitted.")] = None,
+    db: Db = None,
+    json_output: Json = False,
+) -> None:
+    """Show where a recommendation (or every one) stands, party by party, with each share of the cost."""
+    engine = open_engine(db)
+    cases = [engine.case(key)] if key is not None else engine.cases()
+    engine.close()
+    if json_output:
+        emit_json(case_status(cases[0]) if key is not None else {"recommendations": [case_status(c) for c in cases]})
+        return
+    render.print_statuses([case_status(c) for c in cases], detailed=key is not None)
+
+
+# ---------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    db: Annotated[
+        str | None, typer.Option("--db", help="Where to write the demo database [default: a new temporary file].")
+    ] = None,
+) -> None:
+    """Play the 2022 Mini-Maria case and its 2025 revision end to end on an embedded SQLite file."""
+    from beslut.demo import run_demo  # noqa: PLC0415 - the demo is not loaded for other commands
+
+    run_demo(db)

@@ -309,7 +309,8 @@ class ThrowawayPostgres:
         if not _DB_NAME.match(name):
             raise ValueError(f"bad database name {name!r}: use [a-z_][a-z0-9_]*, at most 63 characters")
         with self._admin() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            # FILE_COPY: about 130 ms instead of 330 ms per test database here (WAL_LOG is the PG 15 default).
+            conn.execute(sql.SQL("CREATE DATABASE {} STRATEGY FILE_COPY").format(sql.Identifier(name)))
         assert self.url is not None
         return with_database(self.url, name)
 

@@ -404,9 +404,12 @@ class TestUsageErrors:
 
     @pytest.mark.parametrize("args", [(), ("party",), ("audit",)], ids=["beslut", "party", "audit"])
     def test_no_command_gives_an_informative_error(self, args: tuple[str, ...]) -> None:
-        """A missing command shows the help, and any `error:` line it prints says what is missing."""
+        """A missing command shows the help on stdout and one `error:` line saying no command was given."""
         result = run(*args, db=None)
-        assert "error:" != result.stderr.strip()
+        assert 2 == result.code
+        assert "Usage: beslut" in result.stdout
+        assert 1 == len(result.error_lines)
+        assert result.stderr.startswith("error: no command given")
 
 
 class TestConcurrency:

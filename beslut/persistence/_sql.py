@@ -412,7 +412,7 @@ class SqlStore(Store):
             raise StoreError(f"database error: {error}") from error
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=128)  # bounded: memory stays flat however many cases exist
 def _spec_from_text(text_value: str) -> RecommendationSpec:
     """Parse a stored spec once: specs never change after a proposal, and parsing validates every field."""
     return parse_spec(json.loads(text_value))

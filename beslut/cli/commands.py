@@ -101,7 +101,7 @@ def tick(
     db: Db = None,
     json_output: Json = False,
 ) -> None:
-    """Fire every automatic transition due at NOW (overdue, laga kraft, in force); idempotent."""
+    """Fire every timer due at NOW: transitions (overdue, laga kraft, in force) and reminders; idempotent."""
     engine = open_engine(db)
     fired = engine.tick(parse_instant(now))
     engine.close()
@@ -116,6 +116,8 @@ def tick(
                         "due_at": f.deadline.due_at.isoformat(),
                         "status": f.status,
                         "events": [r.kind for r in f.records],
+                        "messages": f.messages,
+                        "skipped": f.skipped,
                     }
                     for f in fired
                 ]
@@ -124,7 +126,10 @@ def tick(
         return
     for f in fired:
         who = f" {f.deadline.party}" if f.deadline.party else ""
-        kinds = ", ".join(r.kind for r in f.records) or "nothing left to do"
+        kinds = ", ".join(r.kind for r in f.records)
+        if f.messages or f.skipped:
+            kinds = f"{f.messages} message(s) queued" + (f", {f.skipped} skipped (coalesced)" if f.skipped else "")
+        kinds = kinds or "nothing left to do"
         typer.echo(f"{f.deadline.due_at.isoformat()} {f.deadline.recommendation}{who} {f.deadline.kind}: {kinds}")
     typer.echo(f"{len(fired)} deadline(s) handled")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from beslut.errors import InvalidInput
@@ -11,24 +12,65 @@ from beslut.persistence.abc import Reader, Store, UnitOfWork
 DEFAULT_DATABASE = "beslut.db"
 
 
-def open_store(target: str | Path | None = None) -> Store:
+def open_store(target: str | Path | None = None, *, read_only: bool = False) -> Store:
     """Open the store named by *target*: a file path or an SQLAlchemy URL.
 
     With no target, ``BESLUT_DB`` is used, and failing that ``beslut.db`` in the
-    current directory.
+    current directory. ``read_only=True`` opens it so that the database itself
+    refuses writes (SQLite ``mode=ro``; PostgreSQL read-only transactions).
     """
     target = str(target) if target is not None else os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
     if target.startswith(("postgresql", "postgres://")):
         from beslut.persistence.postgres import PostgresStore  # noqa: PLC0415 - psycopg only when asked for
 
-        return PostgresStore(target)
+        return PostgresStore(target, read_only=read_only)
     if target.startswith("sqlite:///"):
         target = target.removeprefix("sqlite:///")
     elif "://" in target:
         raise InvalidInput(f"unsupported database URL {target.split('://')[0]!r}: use a file path or postgresql://")
     from beslut.persistence.sqlite import SQLiteStore  # noqa: PLC0415 - keep import cost where it is used
 
-    return SQLiteStore(target)
+    return SQLiteStore(target, read_only=read_only)
 
 
-__all__ = ["DEFAULT_DATABASE", "Reader", "Store", "UnitOfWork", "open_store"]
+AUDIT_COLUMNS = ("seq", "stream", "stream_seq", "recorded_at", "valid_on", "kind", "payload", "prev_hash", "hash")
+
+
+def audit_rows(reader: Reader, *, stream: str | None = None, batch: int = 2000) -> Iterator[tuple[object, ...]]:
+    """Every row of ``audit_event`` (or of one stream) ordered by seq, as the database holds it, streamed.
+
+    For the auditor, who must see a tampered table as it is: no column is converted
+    (a value that is not what the schema says it should be is handed over as it is, so
+    the caller can name it instead of failing), no row is skipped (one cursor, not
+    pages by seq, so even a duplicated seq shows), and memory stays flat (the driver
+    fetches *batch* rows at a time; a server-side cursor on PostgreSQL). On SQLite the
+    text columns come as bytes, since a tampered row may hold text that is not UTF-8.
+    Columns in the order of :data:`AUDIT_COLUMNS`.
+    """
+    from sqlalchemy import text  # noqa: PLC0415 - keep import cost where it is used
+
+    from beslut.persistence._sql import SqlReader  # noqa: PLC0415
+
+    if not isinstance(reader, SqlReader):
+        raise TypeError("audit_rows needs a reader of an SQL store")
+    connection = reader.connection
+    if connection.dialect.name == "sqlite":
+        columns = ", ".join(
+            f"CASE WHEN typeof({name}) = 'integer' THEN {name} ELSE CAST({name} AS BLOB) END AS {name}"
+            if name in ("seq", "stream_seq")
+            else f"CAST({name} AS BLOB) AS {name}"
+            for name in AUDIT_COLUMNS
+        )
+    else:
+        columns = ", ".join(AUDIT_COLUMNS)
+    where = " WHERE stream = :stream" if stream is not None else ""
+    statement = text(f"SELECT {columns} FROM audit_event{where} ORDER BY seq")  # noqa: S608 - fixed column names
+    result = connection.execution_options(yield_per=batch).execute(statement, {"stream": stream})
+    try:
+        for row in result:
+            yield tuple(row)
+    finally:
+        result.close()
+
+
+__all__ = ["AUDIT_COLUMNS", "DEFAULT_DATABASE", "Reader", "Store", "UnitOfWork", "audit_rows", "open_store"]

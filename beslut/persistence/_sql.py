@@ -13,17 +13,32 @@ import functools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, inspect, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
 from beslut.persistence import _tables as t
 from beslut.persistence.abc import Reader, Store, UnitOfWork
-from beslut.scheduler.deadlines import Deadline, DeadlineRow
+from beslut.scheduler.deadlines import LADDER_KINDS, Deadline, DeadlineRow
+from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
 from beslut.states.case import Case, Event, PartyDecision
 from beslut.states.spec import RecommendationSpec, parse_spec, spec_to_data
@@ -61,6 +76,79 @@ _DUE = (
     .where(and_(_D.c.status == "pending", _D.c.due_at <= bindparam("now")))
     .order_by(_D.c.due_at, _D.c.id)
     .limit(bindparam("limit"))
+)
+_INSERT_DEADLINE = insert(_D)
+_CLAIMABLE = (
+    select(_D)
+    .where(
+        and_(
+            _D.c.status == "pending",
+            _D.c.due_at <= bindparam("due_by"),
+            or_(
+                _D.c.claimed_until.is_(None),
+                _D.c.claimed_until < bindparam("now"),
+                _D.c.claimed_by == bindparam("worker"),
+            ),
+        )
+    )
+    .order_by(_D.c.due_at, _D.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM_DEADLINE = (
+    update(_D)
+    .where(_D.c.id == bindparam("b_id"))
+    .values(claimed_by=bindparam("claimed_by"), claimed_until=bindparam("claimed_until"))
+)
+_DEADLINE_BY_ID = select(_D).where(_D.c.id == bindparam("b_id"))
+_DEADLINE_BY_ID_LOCKED = _DEADLINE_BY_ID.with_for_update()
+_LATER_LADDER = select(func.count()).where(
+    and_(
+        _D.c.recommendation_key == bindparam("key"),
+        _D.c.party_key == bindparam("party"),
+        _D.c.kind.in_(sorted(LADDER_KINDS)),
+        _D.c.status == "pending",
+        _D.c.due_at > bindparam("after"),
+        _D.c.due_at <= bindparam("until"),
+    )
+)
+_O, _C = t.OUTBOX, t.CONTACT
+_CONTACTS_OF = select(_C).where(and_(_C.c.party_key == bindparam("party"), _C.c.active.is_(True))).order_by(_C.c.id)
+_OUTBOX_CLAIMABLE = (
+    select(_O)
+    .where(
+        and_(
+            _O.c.status.in_(["queued", "failed"]),
+            _O.c.next_attempt_at.is_not(None),
+            _O.c.next_attempt_at <= bindparam("now"),
+            or_(
+                _O.c.claimed_until.is_(None),
+                _O.c.claimed_until < bindparam("now"),
+                _O.c.claimed_by == bindparam("worker"),
+            ),
+        )
+    )
+    .order_by(_O.c.next_attempt_at, _O.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM_OUTBOX = (
+    update(_O)
+    .where(_O.c.id == bindparam("b_id"))
+    .values(claimed_by=bindparam("claimed_by"), claimed_until=bindparam("claimed_until"))
+)
+_FINISH_OUTBOX = (
+    update(_O)
+    .where(and_(_O.c.id == bindparam("b_id"), _O.c.claimed_by == bindparam("b_worker"), _O.c.status != "sent"))
+    .values(
+        status=bindparam("status"),
+        sent_at=bindparam("sent_at"),
+        last_error=bindparam("last_error"),
+        next_attempt_at=bindparam("next_attempt_at"),
+        attempts=_O.c.attempts + 1,
+        claimed_by=None,
+        claimed_until=None,
+    )
 )
 _CLOSE_DEADLINE = (
     update(_D)
@@ -127,6 +215,31 @@ class SqlReader(Reader):
             query = query.where(t.DEADLINE.c.recommendation_key == recommendation)
         rows = self.connection.execute(query.order_by(t.DEADLINE.c.due_at, t.DEADLINE.c.id)).mappings().all()
         return [_deadline_row(row) for row in rows]
+
+    def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxRecord]:
+        """Outbox rows by due_at then id, optionally of one status."""
+        query = select(t.OUTBOX)
+        if status is not None:
+            query = query.where(t.OUTBOX.c.status == status)
+        query = query.order_by(t.OUTBOX.c.due_at, t.OUTBOX.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_outbox_record(row) for row in self.connection.execute(query).mappings().all()]
+
+    def contact(self, contact_id: str) -> Contact | None:
+        """One contact by id (active or not)."""
+        row = self.connection.execute(select(t.CONTACT).where(t.CONTACT.c.id == contact_id)).mappings().first()
+        return _contact(row) if row is not None else None
+
+    def list_contacts(self) -> list[Contact]:
+        """Every contact, by party then id."""
+        rows = self.connection.execute(select(t.CONTACT).order_by(t.CONTACT.c.party_key, t.CONTACT.c.id)).mappings()
+        return [_contact(row) for row in rows.all()]
+
+    def heartbeats(self) -> list[Heartbeat]:
+        """Every daemon's last heartbeat, newest first."""
+        rows = self.connection.execute(select(t.HEARTBEAT).order_by(t.HEARTBEAT.c.last_tick_at.desc())).mappings()
+        return [Heartbeat(**dict(row)) for row in rows.all()]
 
     def _party_rows(self, keys: list[str] | None) -> dict[str, list[Any]]:
         query = select(t.PARTY_DECISION)
@@ -278,17 +391,22 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
         return head
 
     def sync_deadlines(self, recommendation: str, wanted: Sequence[Deadline], *, now: datetime) -> None:
-        """Cancel unwanted pending rows and insert missing wanted ones."""
-        existing = [row for row in self.deadlines(recommendation=recommendation) if row.status in ("pending", "done")]
+        """Cancel unwanted pending rows and insert missing wanted ones; keep the later rows of a wanted series."""
+        rows = self.connection.execute(_CASE_DEADLINES, {"key": recommendation}).mappings().all()
+        existing = [_deadline_row(row) for row in rows if row["status"] in ("pending", "done")]
         wanted_ids = {d.identity for d in wanted}
+        series_start = {d.series: d.due_at for d in wanted if d.series is not None}
         for row in existing:
-            if row.status == "pending" and row.identity not in wanted_ids:
+            if row.status != "pending" or row.identity in wanted_ids:
+                continue
+            start = series_start.get(row.series) if row.series is not None else None
+            if start is None or row.due_at < start:
                 self.close_deadline(row.id, status="cancelled", now=now)
         have = {row.identity for row in existing}
         missing = [d for d in wanted if d.identity not in have]
         if missing:
             self.connection.execute(
-                insert(t.DEADLINE),
+                _INSERT_DEADLINE,
                 [
                     {
                         "recommendation_key": d.recommendation,
@@ -301,14 +419,123 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
                 ],
             )
 
+    def add_deadline(self, deadline: Deadline) -> None:
+        """Insert one pending timer (the next occurrence of a series)."""
+        row = {"recommendation_key": deadline.recommendation, "party_key": deadline.party, "kind": deadline.kind}
+        self._store.insert_ignoring_duplicates(
+            self.connection, t.DEADLINE, [{**row, "due_at": deadline.due_at, "status": "pending"}]
+        )
+
     def due_deadlines(self, now: datetime, *, limit: int) -> list[DeadlineRow]:
         """Pending deadlines due at *now*, oldest first."""
         rows = self.connection.execute(_DUE, {"now": now, "limit": limit}).mappings().all()
         return [_deadline_row(row) for row in rows]
 
+    def claim_due_deadlines(
+        self, due_by: datetime, *, now: datetime, worker: str, lease_until: datetime, limit: int
+    ) -> list[DeadlineRow]:
+        """Claim up to *limit* due, pending timers not leased by another worker; see the port."""
+        params = {"due_by": due_by, "now": now, "worker": worker, "limit": limit}
+        rows = self.connection.execute(_CLAIMABLE, params).mappings().all()
+        claimed = [_deadline_row(row) for row in rows]
+        if claimed:
+            self.connection.execute(
+                _CLAIM_DEADLINE,
+                [{"b_id": row.id, "claimed_by": worker, "claimed_until": lease_until} for row in claimed],
+            )
+        return claimed
+
+    def deadline_for_update(self, deadline_id: int) -> DeadlineRow | None:
+        """Re-read one timer inside the transaction that will fire it (locking it where rows are locked)."""
+        query = _DEADLINE_BY_ID_LOCKED if self._store.row_locks else _DEADLINE_BY_ID
+        row = self.connection.execute(query, {"b_id": deadline_id}).mappings().first()
+        return _deadline_row(row) if row is not None else None
+
+    def later_ladder_rows(self, recommendation: str, party: str, *, after: datetime, until: datetime) -> int:
+        """How many pending reminder rows of the party's ladder fall due after *after* and by *until*."""
+        count: int = self.connection.execute(
+            _LATER_LADDER, {"key": recommendation, "party": party, "after": after, "until": until}
+        ).scalar_one()
+        return count
+
     def close_deadline(self, deadline_id: int, *, status: str, now: datetime) -> None:
         """Mark one pending deadline done or cancelled."""
         self.connection.execute(_CLOSE_DEADLINE, {"b_id": deadline_id, "status": status, "closed_at": now})
+
+    # -- contacts and the outbox
+
+    def contacts_of(self, party: str) -> list[Contact]:
+        """The active contacts of a party, by id."""
+        rows = self.connection.execute(_CONTACTS_OF, {"party": party}).mappings().all()
+        return [_contact(row) for row in rows]
+
+    def queue_messages(self, messages: Sequence[OutboxEntry], *, now: datetime) -> int:
+        """Insert outbox rows, ignoring ones whose (recommendation, party, kind, due_at, contact) exists."""
+        if not messages:
+            return 0
+        values = [
+            {
+                "recommendation_key": m.recommendation,
+                "party_key": m.party,
+                "kind": m.kind,
+                "due_at": m.due_at,
+                "contact_id": m.contact_id,
+                "status": m.status,
+                "details": canonical_json(dict(m.details)),
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": now if m.status == "queued" else None,
+            }
+            for m in messages
+        ]
+        return self._store.insert_ignoring_duplicates(self.connection, t.OUTBOX, values)
+
+    def claim_outbox(self, now: datetime, *, worker: str, lease_until: datetime, limit: int) -> list[OutboxRecord]:
+        """Claim up to *limit* messages ready to be tried, not leased by another worker."""
+        rows = (
+            self.connection.execute(_OUTBOX_CLAIMABLE, {"now": now, "worker": worker, "limit": limit}).mappings().all()
+        )
+        if rows:
+            self.connection.execute(
+                _CLAIM_OUTBOX,
+                [{"b_id": row["id"], "claimed_by": worker, "claimed_until": lease_until} for row in rows],
+            )
+        return [_outbox_record(row) for row in rows]
+
+    def finish_outbox(
+        self,
+        outbox_id: int,
+        *,
+        worker: str,
+        sent_at: datetime | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """Record a delivery attempt of a message this worker holds; False if it no longer holds it."""
+        values = {
+            "b_id": outbox_id,
+            "b_worker": worker,
+            "status": "sent" if sent_at is not None else "failed",
+            "sent_at": sent_at,
+            "last_error": error,
+            "next_attempt_at": next_attempt_at,
+        }
+        result = self.connection.execute(_FINISH_OUTBOX, values)
+        return bool(result.rowcount == 1)
+
+    def put_contact(self, contact: Contact) -> None:
+        """Insert or replace a contact."""
+        self.connection.execute(delete(t.CONTACT).where(t.CONTACT.c.id == contact.id))
+        self.connection.execute(
+            insert(t.CONTACT).values(
+                id=contact.id, party_key=contact.party, name=contact.name, email=contact.email, active=contact.active
+            )
+        )
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        """Write the daemon's heartbeat row."""
+        self.connection.execute(delete(t.HEARTBEAT).where(t.HEARTBEAT.c.daemon_id == heartbeat.daemon_id))
+        self.connection.execute(insert(t.HEARTBEAT).values(**asdict(heartbeat)))
 
 
 class SqlStore(Store):
@@ -328,6 +555,10 @@ class SqlStore(Store):
 
     def install_triggers(self, connection: Connection) -> None:
         """Install the append-only triggers on audit_event."""
+        raise NotImplementedError
+
+    def insert_ignoring_duplicates(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+        """Insert *rows*, skipping any that hit a unique constraint; return how many were inserted."""
         raise NotImplementedError
 
     def begin_write(self, connection: Connection) -> None:
@@ -468,6 +699,31 @@ def _deadline_row(row: Any) -> DeadlineRow:
         due_at=row["due_at"],
         status=row["status"],
         closed_at=row["closed_at"],
+        claimed_by=row["claimed_by"],
+        claimed_until=row["claimed_until"],
+    )
+
+
+def _contact(row: Any) -> Contact:
+    return Contact(id=row["id"], party=row["party_key"], name=row["name"], email=row["email"], active=row["active"])
+
+
+def _outbox_record(row: Any) -> OutboxRecord:
+    return OutboxRecord(
+        id=row["id"],
+        recommendation=row["recommendation_key"],
+        party=row["party_key"],
+        kind=row["kind"],
+        due_at=row["due_at"],
+        contact_id=row["contact_id"],
+        status=row["status"],
+        details=json.loads(row["details"]),
+        created_at=row["created_at"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        claimed_by=row["claimed_by"],
+        sent_at=row["sent_at"],
+        last_error=row["last_error"],
     )
 
 

@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from beslut.persistence._types import AwareDateTime
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 class MetaRow(SQLModel, table=True):
@@ -102,8 +102,64 @@ class DeadlineTableRow(SQLModel, table=True):
     due_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
     status: str = Field(max_length=12)
     closed_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
 
     __table_args__ = (Index("ix_deadline_status_due", "status", "due_at"),)
+
+
+class ContactRow(SQLModel, table=True):
+    """A person who receives reminders for a party. Personal data lives here only, referenced by id."""
+
+    __tablename__ = "contact"
+
+    id: str = Field(primary_key=True, max_length=64)
+    party_key: str = Field(max_length=64, index=True)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    active: bool = True
+
+
+class OutboxRow(SQLModel, table=True):
+    """An outgoing message: queued in the transaction that decided it, delivered after commit."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    recommendation_key: str = Field(max_length=100)
+    party_key: str = Field(max_length=64)
+    kind: str = Field(max_length=20)
+    due_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    contact_id: str = Field(max_length=64)
+    status: str = Field(max_length=12)
+    details: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+    __table_args__ = (
+        UniqueConstraint("recommendation_key", "party_key", "kind", "due_at", "contact_id", name="uq_outbox_message"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+
+class HeartbeatRow(SQLModel, table=True):
+    """One row per scheduler daemon: alive since, last tick, what it did."""
+
+    __tablename__ = "scheduler_heartbeat"
+
+    daemon_id: str = Field(primary_key=True, max_length=100)
+    hostname: str = Field(max_length=200)
+    pid: int
+    started_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    last_tick_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    last_tick_handled: int = 0
+    last_delivered: int = 0
+    stopped_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
 
 
 class AuditEventRow(SQLModel, table=True):
@@ -131,4 +187,7 @@ PARTY_DECISION = PartyDecisionRow.__table__  # type: ignore[attr-defined]
 DEADLINE = DeadlineTableRow.__table__  # type: ignore[attr-defined]
 AUDIT_EVENT = AuditEventRow.__table__  # type: ignore[attr-defined]
 META = MetaRow.__table__  # type: ignore[attr-defined]
+CONTACT = ContactRow.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+HEARTBEAT = HeartbeatRow.__table__  # type: ignore[attr-defined]
 METADATA = SQLModel.metadata

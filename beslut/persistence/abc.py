@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 
 from beslut.scheduler.deadlines import Deadline, DeadlineRow
+from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import AuditRecord
 from beslut.states.case import Case, Event
 
@@ -36,6 +37,22 @@ class Reader(ABC):
     @abstractmethod
     def deadlines(self, *, status: str | None = None, recommendation: str | None = None) -> list[DeadlineRow]:
         """Deadline rows, ordered by due_at then id."""
+
+    @abstractmethod
+    def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxRecord]:
+        """Outbox rows, ordered by due_at then id."""
+
+    @abstractmethod
+    def contact(self, contact_id: str) -> Contact | None:
+        """One contact by id, or None."""
+
+    @abstractmethod
+    def list_contacts(self) -> list[Contact]:
+        """Every contact, by party then id."""
+
+    @abstractmethod
+    def heartbeats(self) -> list[Heartbeat]:
+        """Every daemon's last heartbeat, most recent tick first."""
 
 
 class UnitOfWork(Reader):
@@ -84,6 +101,68 @@ class UnitOfWork(Reader):
     @abstractmethod
     def close_deadline(self, deadline_id: int, *, status: str, now: datetime) -> None:
         """Mark a pending deadline ``done`` or ``cancelled``."""
+
+    @abstractmethod
+    def add_deadline(self, deadline: Deadline) -> None:
+        """Insert one pending timer (the next occurrence of a series); a duplicate is ignored."""
+
+    @abstractmethod
+    def claim_due_deadlines(
+        self, due_by: datetime, *, now: datetime, worker: str, lease_until: datetime, limit: int
+    ) -> list[DeadlineRow]:
+        """Lease up to *limit* pending timers due by *due_by*, oldest first, to *worker* until *lease_until*.
+
+        *due_by* is the instant being ticked; *now* is the wall clock the leases are
+        measured against. Eligible: not leased, a lease that ran out before *now* (a crashed worker's), or
+        already leased to *worker*. Rows another transaction holds are skipped, not
+        waited for (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has one writer).
+        """
+
+    @abstractmethod
+    def deadline_for_update(self, deadline_id: int) -> DeadlineRow | None:
+        """Re-read one timer in the transaction that fires it, holding it where rows are locked."""
+
+    @abstractmethod
+    def later_ladder_rows(self, recommendation: str, party: str, *, after: datetime, until: datetime) -> int:
+        """Count the party's pending reminder-ladder timers due in (*after*, *until*]."""
+
+    @abstractmethod
+    def contacts_of(self, party: str) -> list[Contact]:
+        """The party's active contacts, by id."""
+
+    @abstractmethod
+    def queue_messages(self, messages: Sequence[OutboxEntry], *, now: datetime) -> int:
+        """Insert outbox rows; one that repeats (recommendation, party, kind, due_at, contact) is ignored.
+
+        Returns how many were inserted.
+        """
+
+    @abstractmethod
+    def claim_outbox(self, now: datetime, *, worker: str, lease_until: datetime, limit: int) -> list[OutboxRecord]:
+        """Lease up to *limit* queued or failed messages whose next attempt is due, oldest first."""
+
+    @abstractmethod
+    def finish_outbox(
+        self,
+        outbox_id: int,
+        *,
+        worker: str,
+        sent_at: datetime | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """Record one delivery attempt by the worker holding the message: sent, or failed with a retry time.
+
+        Returns False (and changes nothing) if the worker no longer holds it.
+        """
+
+    @abstractmethod
+    def put_contact(self, contact: Contact) -> None:
+        """Insert or replace a contact."""
+
+    @abstractmethod
+    def beat(self, heartbeat: Heartbeat) -> None:
+        """Write a daemon's heartbeat row."""
 
 
 class Store(ABC):

@@ -6,11 +6,19 @@ assigned in commit order and readers never see seq N+1 before N (the problem
 eventsourcing solves with an EXCLUSIVE table lock in ``PostgresApplicationRecorder``);
 the lock is taken last in a command, after its row locks, so it cannot deadlock
 with them.
+
+``read_only=True`` (the auditor's commands) sets ``default_transaction_read_only`` on
+every connection and starts each read as ``REPEATABLE READ, READ ONLY``: one consistent
+snapshot that the server refuses to write in. Connect as a role that has SELECT only
+(docs/auditor.md lists the GRANTs) and even a session that turned read-only off cannot write.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, create_engine, text
+from typing import Any
+
+from sqlalchemy import Connection, Table, create_engine, text
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
 
 from beslut.persistence._sql import SqlStore, raw_sql
 
@@ -29,11 +37,23 @@ _TRIGGERS = (
 class PostgresStore(SqlStore):
     """A store in a PostgreSQL database (psycopg 3)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        engine = create_engine(url, pool_size=5, max_overflow=10)
+        self.read_only = read_only
+        if read_only:
+            engine = create_engine(
+                url, pool_size=5, max_overflow=10, connect_args={"options": "-c default_transaction_read_only=on"}
+            )
+        else:
+            engine = create_engine(url, pool_size=5, max_overflow=10)
         super().__init__(engine, url)
+
+    def begin_read(self, connection: Connection) -> None:
+        """A read snapshot; read-only stores make it REPEATABLE READ, READ ONLY (one snapshot for a whole audit)."""
+        connection.begin()
+        if self.read_only:
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
     def serialise_appends(self, connection: Connection) -> None:
         """Take the audit-append advisory lock until commit."""
@@ -43,3 +63,8 @@ class PostgresStore(SqlStore):
         """Refuse UPDATE, DELETE and TRUNCATE on audit_event."""
         for statement in _TRIGGERS:
             raw_sql(connection, statement)
+
+    def insert_ignoring_duplicates(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+        """INSERT … ON CONFLICT DO NOTHING."""
+        result = connection.execute(postgres_insert(table).on_conflict_do_nothing(), rows)
+        return max(result.rowcount, 0)

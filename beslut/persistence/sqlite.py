@@ -6,14 +6,20 @@ queue on the busy timeout instead of failing half-way with "database is locked"
 (SQLAlchemy's pysqlite notes, "Serializable isolation / Savepoints / Transactional
 DDL", explain why the driver's own BEGIN handling must be switched off).
 SQLite has one writer at a time, so audit appends need no extra lock.
+
+``read_only=True`` (the auditor's commands) opens the file through an SQLite URI with
+``mode=ro`` and ``PRAGMA query_only``: SQLite itself refuses every write, whatever
+the caller does, and nothing about the file (not even its journal mode) is changed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import URL, Connection, Table, create_engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from beslut.persistence._sql import SqlStore, raw_sql
 
@@ -32,16 +38,29 @@ class SQLiteStore(SqlStore):
 
     row_locks = False  # BEGIN IMMEDIATE already holds the only write lock
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         url = f"sqlite:///{self.path}"
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        if read_only:
+            # file:/abs/path?mode=ro, the path percent-encoded as SQLite URIs want it.
+            location = URL.create(
+                "sqlite",
+                database="file:" + quote(str(self.path.resolve()), safe="/"),
+                query={"mode": "ro", "uri": "true"},
+            )
+            engine = create_engine(location, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        else:
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
+            else:
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -68,3 +87,8 @@ class SQLiteStore(SqlStore):
         """Refuse UPDATE and DELETE on audit_event."""
         for statement in _TRIGGERS:
             raw_sql(connection, statement)
+
+    def insert_ignoring_duplicates(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+        """INSERT … ON CONFLICT DO NOTHING."""
+        result = connection.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+        return max(result.rowcount, 0)

@@ -1,23 +1,36 @@
-"""Which deadlines a case has right now, computed on the Swedish business calendar.
+"""Which timers a case has right now, computed on the Swedish business calendar.
 
-Deadline rows are a projection of the case: after every command the store is
-told the full set a case should have (:func:`deadlines_for`) and makes its rows
-match, so a decision cancels the reply-by row and an announcement adds the
-appeal-period row without any command having to remember to. `tick` (and the
-daemon of a later issue) fires the rows that fall due.
+Timer rows (the `deadline` table) are a projection of the case: after every command
+the store is told the set a case should have (:func:`deadlines_for`) and makes its
+pending rows match, so a decision cancels the party's reply-by timer and reminders,
+and an announcement adds the appeal-period timer, without any command having to
+remember to. `tick` and the scheduler daemon fire the rows that fall due.
+
+Two families:
+
+- **transitions** (``reply_by``, ``appeal_ends``, ``in_force``) change the case and
+  write audit events;
+- **reminders** (``remind_before``, ``remind_overdue``, ``escalate``) only queue
+  messages in the outbox. ``remind_overdue`` is a series: the projection names its
+  first occurrence, and firing one occurrence inserts the next.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Final, Literal
 
-from beslut.states.calendar import end_of_day, start_of_day
-from beslut.states.case import ADOPTED_OUTCOMES, UNDECIDED, Case
+from beslut.states.calendar import end_of_day, local_date, start_of_day
+from beslut.states.case import ADOPTED_OUTCOMES, UNDECIDED, Case, PartyDecision
+from beslut.states.spec import duration_days
 
-DeadlineKind = Literal["reply_by", "appeal_ends", "in_force"]
-KINDS: Final = ("reply_by", "appeal_ends", "in_force")
+DeadlineKind = Literal["reply_by", "appeal_ends", "in_force", "remind_before", "remind_overdue", "escalate"]
+TRANSITION_KINDS: Final = frozenset({"reply_by", "appeal_ends", "in_force"})
+REMINDER_KINDS: Final = frozenset({"remind_before", "remind_overdue", "escalate"})
+LADDER_KINDS: Final = frozenset({"remind_before", "remind_overdue"})  # one party's ladder, coalesced together
+SERIES_KINDS: Final = frozenset({"remind_overdue"})
+KINDS: Final = (*sorted(TRANSITION_KINDS), *sorted(REMINDER_KINDS))
 
 
 @dataclass(frozen=True, kw_only=True, order=True)
@@ -34,41 +47,83 @@ class Deadline:
         """What makes two deadline rows the same deadline."""
         return (self.recommendation, self.kind, self.party, self.due_at)
 
+    @property
+    def series(self) -> tuple[str, str, str | None] | None:
+        """For a recurring timer, the series it belongs to; None for a one-off."""
+        return (self.recommendation, self.kind, self.party) if self.kind in SERIES_KINDS else None
+
 
 @dataclass(frozen=True, kw_only=True)
 class DeadlineRow(Deadline):
-    """A stored deadline with its row id and status (pending, done or cancelled)."""
+    """A stored deadline with its row id, status (pending, done or cancelled) and claim."""
 
     id: int
     status: str
     closed_at: datetime | None = None
+    claimed_by: str | None = field(default=None, compare=False)
+    claimed_until: datetime | None = field(default=None, compare=False)
+
+
+def is_open(case: Case, party: PartyDecision) -> bool:
+    """True while the party is still expected to decide: the recommendation is out and it has not."""
+    return case.state == "recommended" and party.state in UNDECIDED
 
 
 def deadlines_for(case: Case) -> list[Deadline]:
-    """The deadlines the case has now.
+    """The timers the case has now.
 
     - ``reply_by``: a party that has not decided is overdue from the end of its
       (rolled) reply date, 00:00 the next day, Europe/Stockholm.
     - ``appeal_ends``: an announced decision becomes final (laga kraft) at the end
       of the last day of its appeal period.
     - ``in_force``: an adopted agreement comes into force at 00:00 on its in-force date.
+    - ``remind_before``: 00:00 on the day each ``[reminders].before`` duration ahead
+      of the party's (rolled) reply date.
+    - ``remind_overdue``: from the end of the reply date, then every ``overdue_every``.
+    - ``escalate``: ``escalate_after`` after the end of the reply date, to the coordinator.
     """
     found: list[Deadline] = []
+    reminders = case.spec.reminders
     for party in case.parties:
-        if case.state == "recommended" and party.state in UNDECIDED and not party.overdue:
-            found.append(
-                Deadline(recommendation=case.key, kind="reply_by", party=party.key, due_at=end_of_day(party.deadline))
-            )
+        if is_open(case, party):
+            if not party.overdue:
+                found.append(_timer(case, "reply_by", party.key, end_of_day(party.deadline)))
+            for step in reminders.before:
+                day = party.deadline - timedelta(days=duration_days(step))
+                found.append(_timer(case, "remind_before", party.key, start_of_day(day)))
+            if reminders.overdue_every:
+                found.append(_timer(case, "remind_overdue", party.key, end_of_day(party.deadline)))
+            if reminders.escalate_after:
+                day = party.deadline + timedelta(days=1 + duration_days(reminders.escalate_after))
+                found.append(_timer(case, "escalate", party.key, start_of_day(day)))
         if party.state == "announced" and party.appeal_last_day is not None:
-            found.append(
-                Deadline(
-                    recommendation=case.key,
-                    kind="appeal_ends",
-                    party=party.key,
-                    due_at=end_of_day(party.appeal_last_day),
-                )
-            )
+            found.append(_timer(case, "appeal_ends", party.key, end_of_day(party.appeal_last_day)))
     in_force_on = case.spec.in_force_on
     if case.state == "consolidated" and case.outcome in ADOPTED_OUTCOMES and in_force_on is not None:
-        found.append(Deadline(recommendation=case.key, kind="in_force", due_at=start_of_day(in_force_on)))
+        found.append(_timer(case, "in_force", None, start_of_day(in_force_on)))
     return found
+
+
+def series_after(due_at: datetime, every: str, *, until: datetime) -> list[datetime]:
+    """Occurrences of a series starting at *due_at*, every *every*, up to and including *until*.
+
+    Steps are calendar days at local midnight, so a series keeps to 00:00
+    Europe/Stockholm across the summer-time changes.
+    """
+    step = duration_days(every)
+    first = local_date(due_at)
+    occurrences: list[datetime] = []
+    day: date = first
+    while (instant := start_of_day(day)) <= until:
+        occurrences.append(instant)
+        day = day + timedelta(days=step)
+    return occurrences
+
+
+def next_in_series(due_at: datetime, every: str) -> datetime:
+    """The occurrence after *due_at* in a series every *every*."""
+    return start_of_day(local_date(due_at) + timedelta(days=duration_days(every)))
+
+
+def _timer(case: Case, kind: str, party: str | None, due_at: datetime) -> Deadline:
+    return Deadline(recommendation=case.key, kind=kind, party=party, due_at=due_at)

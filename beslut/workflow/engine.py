@@ -12,6 +12,7 @@ so a refused command leaves the database exactly as it was.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -21,7 +22,8 @@ from typing import Any
 from beslut.clock import STOCKHOLM, Clock, SystemClock, today
 from beslut.errors import ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.persistence import Store, UnitOfWork, open_store
-from beslut.scheduler.deadlines import DeadlineRow, deadlines_for
+from beslut.scheduler.deadlines import REMINDER_KINDS, DeadlineRow, deadlines_for
+from beslut.scheduler.reminders import plan_reminder
 from beslut.states import case as domain
 from beslut.states.audit_chain import AuditRecord, ChainReport, verify_chain
 from beslut.states.calendar import BusinessCalendar, local_date
@@ -30,6 +32,7 @@ from beslut.states.spec import RecommendationSpec, parse_spec_text
 
 TICK_BATCH = 100
 CLOCK_TOLERANCE = timedelta(minutes=5)
+TIMER_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +55,8 @@ class Fired:
     deadline: DeadlineRow
     status: str
     records: tuple[AuditRecord, ...] = field(default=())
+    messages: int = 0
+    skipped: int = 0
 
 
 class Engine:
@@ -191,21 +196,44 @@ class Engine:
         """Count the decisions; an adopted agreement whose in-force date has come enters into force."""
         return self._command(key, expected_version, lambda c, t: domain.consolidate(c, on=on, today=t))
 
-    def tick(self, now: datetime) -> list[Fired]:
-        """Fire every deadline due at *now*, each in its own transaction; idempotent.
+    def tick(
+        self,
+        now: datetime,
+        *,
+        worker: str | None = None,
+        limit: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[Fired]:
+        """Fire every timer due at *now*: transitions (overdue, laga kraft, in force) and reminders.
 
-        Refuses an instant in the future of the engine's clock: a transition is never fired early.
+        Each timer is fired in its own transaction, after being leased to *worker* in a
+        short one, so several daemons can tick one database and a crashed daemon's
+        timers are taken over when its lease runs out. Idempotent: a second tick at the
+        same instant changes nothing. Refuses an instant in the future of the engine's
+        clock: a transition is never fired early. Stops early after *limit* timers or
+        when *should_stop* says so (a daemon being shut down).
         """
         if now.tzinfo is None:
             raise InvalidInput("tick needs an instant with a time zone")
         if now > self.clock.now() + CLOCK_TOLERANCE:
             raise InvalidInput(f"tick at {now.isoformat()} is in the future (now {self._now().isoformat()})")
+        worker = worker or f"tick-{os.getpid()}"
         fired: list[Fired] = []
-        while True:
-            batch = self._fire_next(now)
-            if batch is None:
-                return fired
-            fired.append(batch)
+        while limit is None or len(fired) < limit:
+            wall = self._now()
+            with self.store.unit_of_work() as uow:
+                claimed = uow.claim_due_deadlines(
+                    now, now=wall, worker=worker, lease_until=wall + TIMER_LEASE, limit=TICK_BATCH
+                )
+            if not claimed:
+                break
+            for row in claimed:
+                if should_stop is not None and should_stop():
+                    return fired
+                result = self._fire(row, now, worker)
+                if result is not None:
+                    fired.append(result)
+        return fired
 
     # ------------------------------------------------------------ queries
 
@@ -304,22 +332,48 @@ class Engine:
                 uow.sync_deadlines(after.key, wanted, now=now)
         return new_case, records
 
-    def _fire_next(self, now: datetime) -> Fired | None:
+    def _fire(self, claimed: DeadlineRow, due_by: datetime, worker: str) -> Fired | None:
+        """Fire one leased timer in one transaction; None if another worker got to it first."""
         recorded = self._now()
         with self.store.unit_of_work() as uow:
-            due = uow.due_deadlines(now, limit=1)
-            if not due:
+            case = self._load(uow, claimed.recommendation)  # the case first, then the timer: one lock order
+            timer = uow.deadline_for_update(claimed.id)
+            if timer is None or timer.status != "pending" or timer.claimed_by != worker:
                 return None
-            deadline = due[0]
-            case = self._load(uow, deadline.recommendation)
-            on = local_date(deadline.due_at)
-            events = [self._stamp(e, actor="scheduler") for e in _events_for_deadline(case, deadline, on)]
+            if timer.kind in REMINDER_KINDS:
+                return self._fire_reminder(uow, case, timer, due_by, recorded)
+            on = local_date(timer.due_at)
+            events = [self._stamp(e, actor="scheduler") for e in _events_for_deadline(case, timer, on)]
             # Close the row first, so syncing the case's deadlines below sees it done, not pending and unwanted.
-            uow.close_deadline(deadline.id, status="done" if events else "cancelled", now=recorded)
+            status = "done" if events else "cancelled"
+            uow.close_deadline(timer.id, status=status, now=recorded)
             records: list[AuditRecord] = []
             if events:
                 _, records = self._save(uow, case, events, recorded)
-        return Fired(deadline=deadline, status="done" if events else "cancelled", records=tuple(records))
+        return Fired(deadline=timer, status=status, records=tuple(records))
+
+    def _fire_reminder(
+        self, uow: UnitOfWork, case: Case, timer: DeadlineRow, due_by: datetime, recorded: datetime
+    ) -> Fired:
+        """Queue the reminder's messages (coalescing a missed ladder) and arm the series' next timer."""
+        assert timer.party is not None
+        newer = timer.kind == "remind_before" and (
+            uow.later_ladder_rows(case.key, timer.party, after=timer.due_at, until=due_by) > 0
+        )
+        plan = plan_reminder(
+            case,
+            timer,
+            due_by=due_by,
+            newer_in_ladder=newer,
+            party_contacts=uow.contacts_of(timer.party),
+            coordinator_contacts=uow.contacts_of(case.spec.coordinator),
+        )
+        uow.close_deadline(timer.id, status=plan.status, now=recorded)
+        uow.queue_messages(plan.entries, now=recorded)
+        if plan.next_timer is not None:
+            uow.add_deadline(plan.next_timer)
+        queued = sum(1 for entry in plan.entries if entry.status == "queued")
+        return Fired(deadline=timer, status=plan.status, messages=queued, skipped=plan.skipped)
 
     def _load(self, uow: UnitOfWork, key: str) -> Case:
         case = uow.load_case_for_update(key)

@@ -291,15 +291,19 @@ class TestTick:
         """A tick after the reply date marks every undecided party overdue, one line each, then the count."""
         result = ok("tick", "--now", "2022-10-01T00:00", db=recommended)
         lines = result.stdout.splitlines()
-        assert "9 deadline(s) handled" == lines[-1]
-        assert 10 == len(lines)
+        # Per party: the reply-by transition, the overdue reminder, and the two coalesced before-reminders.
+        assert "36 deadline(s) handled" == lines[-1]
+        assert 37 == len(lines)
         assert f"2022-10-01T00:00:00+02:00 {KEY} 2380 reply_by: party.overdue" in lines
+        assert f"2022-10-01T00:00:00+02:00 {KEY} 2380 remind_overdue: 1 message(s) queued" in lines
+        assert f"2022-09-16T00:00:00+02:00 {KEY} 2380 remind_before: 0 message(s) queued, 1 skipped (coalesced)" in lines
 
     def test_tick_json_lists_what_fired(self, recommended: str) -> None:
         """`tick --json` gives {"fired": [...]} with recommendation, party, kind, due_at, status and events."""
         document = ok("tick", "--now", "2022-10-01T00:00", "--json", db=recommended).json()
         assert ["fired"] == list(document)
-        assert sorted(PARTIES) == sorted(f["party"] for f in document["fired"])
+        transitions = [f for f in document["fired"] if f["kind"] == "reply_by"]
+        assert sorted(PARTIES) == sorted(f["party"] for f in transitions)
         assert {
             "recommendation": KEY,
             "party": "2380",
@@ -307,7 +311,9 @@ class TestTick:
             "due_at": "2022-10-01T00:00:00+02:00",
             "status": "done",
             "events": ["party.overdue"],
-        } == next(f for f in document["fired"] if f["party"] == "2380")
+            "messages": 0,
+            "skipped": 0,
+        } == next(f for f in transitions if f["party"] == "2380")
 
     def test_tick_at_the_same_instant_twice_changes_nothing(self, recommended: str) -> None:
         """A second tick at the same instant handles nothing and leaves the database as it was."""
@@ -328,7 +334,9 @@ class TestTick:
         """After 2022-09-30 ends only the party that has not decided is overdue."""
         approve_all(recommended, "2022-09-20", [p for p in PARTIES if p != "2303"])
         before_deadline = ok("tick", "--now", "2022-09-30T23:59", db=recommended)
-        assert "0 deadline(s) handled\n" == before_deadline.stdout
+        # Only 2303's two before-reminders were due: the older one coalesced into the newer one.
+        assert "2 deadline(s) handled" == before_deadline.stdout.splitlines()[-1]
+        assert "reply_by" not in before_deadline.stdout
         assert dict.fromkeys(PARTIES, False) == {p["key"]: p["overdue"] for p in status(recommended)["parties"]}
         ok("tick", "--now", "2022-10-01T00:00", db=recommended)
         expected = {p: p == "2303" for p in PARTIES}
@@ -346,9 +354,9 @@ class TestTick:
     def test_tick_accepts_an_offset_and_a_bare_date(self, recommended: str) -> None:
         """--now with an explicit offset and --now as a bare date (00:00 local) both work."""
         before_midnight = ok("tick", "--now", "2022-09-30T21:59:00+00:00", db=recommended)
-        assert "0 deadline(s) handled\n" == before_midnight.stdout
+        assert "reply_by" not in before_midnight.stdout  # only the before-reminders were due
         at_midnight = ok("tick", "--now", "2022-10-01", db=recommended)
-        assert "9 deadline(s) handled" == at_midnight.stdout.splitlines()[-1]
+        assert 9 == sum("reply_by: party.overdue" in line for line in at_midnight.stdout.splitlines())
 
 
 class TestStatus:

@@ -1,0 +1,123 @@
+"""The reminder policy: what a reminder timer that falls due puts in the outbox.
+
+Pure: given the case, the timer, the instant being ticked and the recipients, it
+returns outbox entries and, for a series, the next timer. The policy, written down:
+
+- A reminder is sent only while the party is still expected to decide (the
+  recommendation is ``recommended`` and the party has not decided); otherwise the
+  timer is cancelled and nothing is sent. A withdrawn or consolidated
+  recommendation therefore sends nothing.
+- ``before`` reminders go to the party's contacts at 00:00 on the day each
+  ``[reminders].before`` duration ahead of its (rolled) reply date.
+- ``overdue`` reminders go from the end of the reply date and then every
+  ``overdue_every`` until the party decides.
+- One ``escalation`` goes to the coordinator's contacts ``escalate_after`` after the
+  end of the reply date.
+- **Coalescing after downtime.** A party's ``before`` and ``overdue`` reminders are
+  one ladder. When a tick finds several of a ladder's reminders due at once (the
+  daemon was down, or a recommendation was registered late), only the newest is
+  queued; each older one is recorded in the outbox as ``skipped`` (visible, never
+  sent late in a burst). A missed ``overdue`` series is caught up the same way: its
+  occurrences up to the tick are recorded, all but the newest as skipped, and the
+  series continues after the newest. An escalation is a single message and is
+  sent even when late.
+- A party without contacts still gets its outbox row (contact ``""``): the log
+  notifier records it; a notifier that needs an address fails it visibly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from beslut.scheduler.deadlines import Deadline, DeadlineRow, is_open, next_in_series, series_after
+from beslut.scheduler.records import Contact, OutboxEntry
+from beslut.states.calendar import local_date
+from beslut.states.case import Case
+
+MESSAGE_KIND = {"remind_before": "before", "remind_overdue": "overdue", "escalate": "escalation"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReminderPlan:
+    """What firing one reminder timer does: outbox entries, the timer's status, and a next timer."""
+
+    status: str
+    entries: tuple[OutboxEntry, ...] = ()
+    next_timer: Deadline | None = None
+    skipped: int = field(default=0)
+
+
+def plan_reminder(
+    case: Case,
+    timer: DeadlineRow,
+    *,
+    due_by: datetime,
+    newer_in_ladder: bool,
+    party_contacts: Sequence[Contact],
+    coordinator_contacts: Sequence[Contact],
+) -> ReminderPlan:
+    """Decide what the due reminder *timer* sends, ticking at *due_by*."""
+    assert timer.party is not None
+    party = case.party(timer.party)
+    if not is_open(case, party):
+        return ReminderPlan(status="cancelled")
+    kind = MESSAGE_KIND[timer.kind]
+    details: dict[str, object] = {"reply_by": party.deadline.isoformat()}
+    if timer.kind == "escalate":
+        late = (local_date(timer.due_at) - party.deadline).days - 1
+        entries = _entries(
+            case,
+            timer.party,
+            kind,
+            timer.due_at,
+            contacts=coordinator_contacts,
+            status="queued",
+            details={**details, "days_late": late},
+        )
+        return ReminderPlan(status="done", entries=entries)
+    if timer.kind == "remind_before":
+        status = "skipped" if newer_in_ladder else "queued"
+        entries = _entries(
+            case, timer.party, kind, timer.due_at, contacts=party_contacts, status=status, details=details
+        )
+        return ReminderPlan(status="done", entries=entries, skipped=len(entries) if newer_in_ladder else 0)
+    every = case.spec.reminders.overdue_every
+    assert every is not None
+    occurrences = series_after(timer.due_at, every, until=due_by) or [timer.due_at]
+    entries_list: list[OutboxEntry] = []
+    for index, instant in enumerate(occurrences):
+        status = "queued" if index == len(occurrences) - 1 else "skipped"
+        entries_list.extend(
+            _entries(case, timer.party, kind, instant, contacts=party_contacts, status=status, details=details)
+        )
+    following = next_in_series(occurrences[-1], every)
+    next_timer = Deadline(recommendation=case.key, kind=timer.kind, party=timer.party, due_at=following)
+    skipped = sum(1 for e in entries_list if e.status == "skipped")
+    return ReminderPlan(status="done", entries=tuple(entries_list), next_timer=next_timer, skipped=skipped)
+
+
+def _entries(
+    case: Case,
+    party: str,
+    kind: str,
+    due_at: datetime,
+    *,
+    contacts: Sequence[Contact],
+    status: str,
+    details: dict[str, object],
+) -> tuple[OutboxEntry, ...]:
+    ids = [c.id for c in contacts] or [""]
+    return tuple(
+        OutboxEntry(
+            recommendation=case.key,
+            party=party,
+            kind=kind,
+            due_at=due_at,
+            contact_id=contact_id,
+            status=status,
+            details=details,
+        )
+        for contact_id in ids
+    )

@@ -152,3 +152,15 @@ def _money(amount: str | None) -> str:
     whole, _, cents = amount.partition(".")
     grouped = f"{int(whole):,}".replace(",", " ")
     return f"{grouped}.{cents}" if cents else grouped
+
+
+def print_rows(rows: Sequence[dict[str, Any]], *, title: str, empty: str) -> None:
+    """Print a list of flat records as a table."""
+    out = console()
+    if not rows:
+        out.print(empty)
+        return
+    table = Table(*rows[0].keys(), title=title)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row.values()))
+    out.print(table)

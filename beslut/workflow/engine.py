@@ -23,6 +23,8 @@ from beslut.clock import STOCKHOLM, Clock, SystemClock, today
 from beslut.errors import ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.persistence import Store, UnitOfWork, open_store
 from beslut.scheduler.deadlines import REMINDER_KINDS, DeadlineRow, deadlines_for
+from beslut.scheduler.digest import digest_entries
+from beslut.scheduler.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
 from beslut.scheduler.reminders import plan_reminder
 from beslut.states import case as domain
 from beslut.states.audit_chain import AuditRecord, ChainReport, verify_chain
@@ -203,6 +205,7 @@ class Engine:
         worker: str | None = None,
         limit: int | None = None,
         should_stop: Callable[[], bool] | None = None,
+        lease: timedelta = TIMER_LEASE,
     ) -> list[Fired]:
         """Fire every timer due at *now*: transitions (overdue, laga kraft, in force) and reminders.
 
@@ -223,7 +226,7 @@ class Engine:
             wall = self._now()
             with self.store.unit_of_work() as uow:
                 claimed = uow.claim_due_deadlines(
-                    now, now=wall, worker=worker, lease_until=wall + TIMER_LEASE, limit=TICK_BATCH
+                    now, now=wall, worker=worker, lease_until=wall + lease, limit=TICK_BATCH
                 )
             if not claimed:
                 break
@@ -234,6 +237,44 @@ class Engine:
                 if result is not None:
                     fired.append(result)
         return fired
+
+    def queue_digests(self, at: datetime) -> int:
+        """Queue the coordinators' digests for the scheduled instant *at*; return how many were new."""
+        recorded = self._now()
+        with self.store.unit_of_work() as uow:
+            entries = digest_entries(uow.list_cases(), at=at, contacts_of=uow.contacts_of)
+            return uow.queue_messages(entries, now=recorded)
+
+    def add_contact(self, contact: Contact) -> None:
+        """Add or replace a contact (a person who receives a party's reminders)."""
+        if not contact.id.strip() or len(contact.id) > 64:
+            raise InvalidInput("contact id must be 1-64 characters")
+        if contact.email is not None and ("@" not in contact.email or any(c.isspace() for c in contact.email)):
+            raise InvalidInput(f"--email {contact.email!r} is not an e-mail address")
+        with self.store.unit_of_work() as uow:
+            uow.put_contact(contact)
+
+    def contacts(self) -> list[Contact]:
+        """Every contact, by party then id."""
+        with self.store.reader() as reader:
+            return reader.list_contacts()
+
+    def outbox(self, *, status: str | None = None, limit: int | None = None) -> list[OutboxRecord]:
+        """Outbox messages, by due instant."""
+        if status is not None and status not in OUTBOX_STATUSES:
+            raise InvalidInput(f"--status must be one of {', '.join(OUTBOX_STATUSES)}, got {status!r}")
+        with self.store.reader() as reader:
+            return reader.outbox(status=status, limit=limit)
+
+    def heartbeats(self) -> list[Heartbeat]:
+        """The scheduler daemons' last heartbeats."""
+        with self.store.reader() as reader:
+            return reader.heartbeats()
+
+    def beat(self, heartbeat: Heartbeat) -> None:
+        """Record a daemon's heartbeat."""
+        with self.store.unit_of_work() as uow:
+            uow.beat(heartbeat)
 
     # ------------------------------------------------------------ queries
 

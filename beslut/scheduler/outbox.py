@@ -1,0 +1,145 @@
+"""Delivering the outbox: after commit, at least once, retried with backoff, never blocking the rest.
+
+A message is queued in the same transaction as the decision to send it (see
+:mod:`beslut.scheduler.reminders`). Delivery happens later and outside any
+transaction: a worker leases a batch of due messages in one short transaction,
+sends each through the notifier, and records the result in another. If the worker
+dies between sending and recording, the lease runs out and another worker sends
+again; that is the one window where a message can go out twice, and why every
+message carries its dedupe key (Message-ID, ``X-Beslut-Delivery``) so a receiver
+can drop the repeat. A failure is recorded on the row (``failed``, the error, the
+next attempt) and the worker goes on with the next message; after
+:data:`MAX_ATTEMPTS` the row stays ``failed`` with no next attempt, for an operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from beslut.clock import Clock
+from beslut.persistence import Store
+from beslut.scheduler.notifiers.base import DeliveryError, Message, Notifier, Recipient
+from beslut.scheduler.records import OutboxRecord
+from beslut.states.case import Case
+
+MAX_ATTEMPTS = 8
+BASE_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(hours=6)
+OUTBOX_LEASE = timedelta(minutes=5)
+BATCH = 50
+
+log = structlog.get_logger("beslut.outbox")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryReport:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    failed: int = 0
+
+
+def backoff(attempt: int) -> timedelta:
+    """Wait before attempt number *attempt* + 1: 30 s, 1 min, 2 min, … capped at 6 h."""
+    delay: timedelta = BASE_BACKOFF * (2 ** max(attempt - 1, 0))
+    return min(delay, MAX_BACKOFF)
+
+
+class OutboxDelivery:
+    """Sends due outbox messages through one notifier, as one named worker."""
+
+    def __init__(
+        self, store: Store, notifier: Notifier, *, clock: Clock, worker: str, lease: timedelta = OUTBOX_LEASE
+    ) -> None:
+        self.lease = lease
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.worker = worker
+
+    def deliver_due(self, *, should_stop: Callable[[], bool] | None = None) -> DeliveryReport:
+        """Deliver every message due now, batch by batch; return the counts."""
+        sent = failed = 0
+        while should_stop is None or not should_stop():
+            now = self.clock.now()
+            with self.store.unit_of_work() as uow:
+                batch = uow.claim_outbox(now, worker=self.worker, lease_until=now + self.lease, limit=BATCH)
+            if not batch:
+                break
+            for record in batch:
+                if should_stop is not None and should_stop():
+                    break  # the lease runs out and another worker (or the next start) takes it
+                if self._deliver(record):
+                    sent += 1
+                else:
+                    failed += 1
+        return DeliveryReport(sent=sent, failed=failed)
+
+    def _deliver(self, record: OutboxRecord) -> bool:
+        error: str | None = None
+        permanent = False
+        try:
+            self.notifier.send(self._message(record))
+        except DeliveryError as problem:
+            error = str(problem) or type(problem).__name__
+            permanent = bool(getattr(problem, "permanent", False))
+        now = self.clock.now()
+        attempts = record.attempts + 1
+        retry_at = None if error is None or permanent or attempts >= MAX_ATTEMPTS else now + backoff(attempts)
+        with self.store.unit_of_work() as uow:
+            uow.finish_outbox(
+                record.id,
+                worker=self.worker,
+                sent_at=now if error is None else None,
+                error=error,
+                next_attempt_at=retry_at,
+            )
+        fields = {"outbox_id": record.id, "kind": record.kind, "recommendation": record.recommendation}
+        if error is None:
+            log.info("delivered", notifier=self.notifier.name, **fields)
+        else:
+            retry = retry_at.isoformat() if retry_at else None
+            log.warning("delivery_failed", error=error, attempts=attempts, retry_at=retry, **fields)
+        return error is None
+
+    def _message(self, record: OutboxRecord) -> Message:
+        with self.store.reader() as reader:
+            case = reader.load_case(record.recommendation) if record.recommendation else None
+            contact = reader.contact(record.contact_id) if record.contact_id else None
+        recipient = Recipient(
+            contact_id=record.contact_id,
+            name=contact.name if contact else None,
+            email=contact.email if contact else None,
+        )
+        details = dict(record.details)
+        if case is not None:
+            coordinator = case.spec.party(case.spec.coordinator)
+            details.setdefault("coordinator_name", coordinator.name if coordinator else case.spec.coordinator)
+        return Message(
+            outbox_id=record.id,
+            kind=record.kind,  # type: ignore[arg-type]
+            recommendation=record.recommendation,
+            recommendation_title=case.spec.title if case else "",
+            party=record.party or None,
+            party_name=_party_name(case, record.party),
+            due_at=record.due_at,
+            reply_by=case.party(record.party).deadline if case and _has_party(case, record.party) else None,
+            recipient=recipient,
+            dedupe_key=record.dedupe_key,
+            details=details,
+        )
+
+
+def _has_party(case: Case, party: str) -> bool:
+    return case.spec.party(party) is not None
+
+
+def _party_name(case: Case | None, party: str) -> str | None:
+    if case is None or not party:
+        return None
+    spec_party = case.spec.party(party)
+    return spec_party.name if spec_party else None

@@ -7,7 +7,7 @@ future), so tests and the demo can run any calendar they like.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -51,6 +51,17 @@ class FixedClock:
     def advance(self, delta: timedelta) -> None:
         """Move the clock forwards by *delta*."""
         self._instant = self._instant + delta
+
+
+def later(instant: datetime, delta: timedelta) -> datetime:
+    """*instant* plus *delta* of elapsed time, in Europe/Stockholm.
+
+    Adding a timedelta to an aware datetime in Python is wall-clock arithmetic in its
+    zone, which is wrong across a clock change (an hour too short or long, or a time
+    in the repeated hour that lands before the start). Leases and retry times are
+    elapsed time, so they are added in UTC.
+    """
+    return (instant.astimezone(UTC) + delta).astimezone(STOCKHOLM)
 
 
 def today(clock: Clock) -> date:

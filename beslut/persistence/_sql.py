@@ -107,7 +107,7 @@ _LATER_LADDER = select(func.count()).where(
         _D.c.recommendation_key == bindparam("key"),
         _D.c.party_key == bindparam("party"),
         _D.c.kind.in_(sorted(LADDER_KINDS)),
-        _D.c.status == "pending",
+        _D.c.status.in_(["pending", "done"]),  # done: another worker already fired the newer one
         _D.c.due_at > bindparam("after"),
         _D.c.due_at <= bindparam("until"),
     )
@@ -501,6 +501,34 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
                 [{"b_id": row["id"], "claimed_by": worker, "claimed_until": lease_until} for row in rows],
             )
         return [_outbox_record(row) for row in rows]
+
+    def release_claims(self, worker: str) -> int:
+        """Drop *worker*'s leases on pending timers and unsent messages; return how many."""
+        released = 0
+        for table, open_statuses in ((t.DEADLINE, ["pending"]), (t.OUTBOX, ["queued", "failed"])):
+            result = self.connection.execute(
+                update(table)
+                .where(and_(table.c.claimed_by == worker, table.c.status.in_(open_statuses)))
+                .values(claimed_by=None, claimed_until=None)
+            )
+            released += max(result.rowcount, 0)
+        return released
+
+    def renew_outbox(self, outbox_id: int, *, worker: str, now: datetime, lease_until: datetime) -> bool:
+        """Extend the lease on a message if *worker* still holds it unexpired and it is not sent."""
+        result = self.connection.execute(
+            update(t.OUTBOX)
+            .where(
+                and_(
+                    t.OUTBOX.c.id == outbox_id,
+                    t.OUTBOX.c.claimed_by == worker,
+                    t.OUTBOX.c.claimed_until >= now,
+                    t.OUTBOX.c.status.in_(["queued", "failed"]),
+                )
+            )
+            .values(claimed_until=lease_until)
+        )
+        return bool(result.rowcount == 1)
 
     def finish_outbox(
         self,

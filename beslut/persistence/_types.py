@@ -1,14 +1,16 @@
 """Column types that behave the same on SQLite and PostgreSQL.
 
 SQLite has no time-zone-aware timestamp: SQLAlchemy's ``DateTime(timezone=True)``
-silently drops the offset there. :class:`AwareDateTime` stores ISO 8601 text with
-the offset on SQLite and ``timestamptz`` on PostgreSQL, and always hands back an
-aware datetime in Europe/Stockholm, so both stores answer alike.
+silently drops the offset there. :class:`AwareDateTime` stores ISO 8601 text in UTC
+with its ``+00:00`` offset on SQLite (one fixed offset, so comparing the text in SQL
+is comparing the instants, also in the repeated hour of the autumn clock change) and
+``timestamptz`` on PostgreSQL, and always hands back an aware datetime in
+Europe/Stockholm, so both stores answer alike.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, String
@@ -37,7 +39,7 @@ class AwareDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; give a time zone")
         if dialect.name == "sqlite":
-            return value.astimezone(STOCKHOLM).isoformat(timespec="microseconds")
+            return value.astimezone(UTC).isoformat(timespec="microseconds")
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:

@@ -157,6 +157,18 @@ class UnitOfWork(Reader):
         """
 
     @abstractmethod
+    def release_claims(self, worker: str) -> int:
+        """Drop *worker*'s leases on pending timers and unsent messages (it is stopping); return how many."""
+
+    @abstractmethod
+    def renew_outbox(self, outbox_id: int, *, worker: str, now: datetime, lease_until: datetime) -> bool:
+        """Extend *worker*'s unexpired lease on an unsent message; False if it no longer holds it.
+
+        Called just before sending, so a worker whose lease ran out never sends what
+        another worker has taken over.
+        """
+
+    @abstractmethod
     def put_contact(self, contact: Contact) -> None:
         """Insert or replace a contact."""
 

@@ -66,5 +66,6 @@ class PostgresStore(SqlStore):
 
     def insert_ignoring_duplicates(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
         """INSERT … ON CONFLICT DO NOTHING."""
-        result = connection.execute(postgres_insert(table).on_conflict_do_nothing(), rows)
-        return max(result.rowcount, 0)
+        # psycopg reports rowcount -1 for an executemany; count the rows RETURNING gives back instead.
+        statement = postgres_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        return len(connection.execute(statement, rows).all())

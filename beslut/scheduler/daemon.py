@@ -32,7 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from beslut.clock import STOCKHOLM
+from beslut.clock import STOCKHOLM, later
 from beslut.scheduler.outbox import OutboxDelivery
 from beslut.scheduler.records import Heartbeat
 from beslut.workflow import Engine
@@ -105,6 +105,10 @@ class SchedulerDaemon:
         finally:
             log.info("stopping", daemon_id=self.daemon_id)
             scheduler.shutdown(wait=True)
+            try:
+                self.engine.release_claims(self.daemon_id)
+            except Exception:
+                log.exception("release_failed", daemon_id=self.daemon_id)
             self._beat(handled=0, delivered=0, stopped=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -148,10 +152,24 @@ class SchedulerDaemon:
 
     def _digest_job(self) -> None:
         try:
-            queued = self.engine.queue_digests(self.engine.clock.now())
+            queued = self.engine.queue_digests(self._scheduled_digest_time())
             log.info("digest", daemon_id=self.daemon_id, queued=queued)
         except Exception:
             log.exception("digest_failed", daemon_id=self.daemon_id)
+
+    def _scheduled_digest_time(self) -> datetime:
+        """The cron's fire time this run belongs to, not the moment it started.
+
+        Two daemons (or one starting late, within the misfire grace) then key the
+        digest by the same minute, and the outbox's unique key keeps it to one.
+        """
+        now = self.engine.clock.now()
+        if not self.settings.digest_cron:
+            return now
+        trigger = CronTrigger.from_crontab(self.settings.digest_cron, timezone=STOCKHOLM)
+        earliest = later(now, -timedelta(seconds=self.settings.misfire_grace_seconds))
+        scheduled = trigger.get_next_fire_time(None, earliest)
+        return scheduled if scheduled is not None and scheduled <= now else now
 
     def _beat(self, *, handled: int, delivered: int, stopped: bool = False) -> None:
         now = self.engine.clock.now()

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 import structlog
 
-from beslut.clock import Clock
+from beslut.clock import Clock, later
 from beslut.persistence import Store
 from beslut.scheduler.notifiers.base import DeliveryError, Message, Notifier, Recipient
 from beslut.scheduler.records import OutboxRecord
@@ -67,19 +67,28 @@ class OutboxDelivery:
         while should_stop is None or not should_stop():
             now = self.clock.now()
             with self.store.unit_of_work() as uow:
-                batch = uow.claim_outbox(now, worker=self.worker, lease_until=now + self.lease, limit=BATCH)
+                batch = uow.claim_outbox(now, worker=self.worker, lease_until=later(now, self.lease), limit=BATCH)
             if not batch:
                 break
             for record in batch:
                 if should_stop is not None and should_stop():
-                    break  # the lease runs out and another worker (or the next start) takes it
-                if self._deliver(record):
+                    with self.store.unit_of_work() as uow:
+                        uow.release_claims(self.worker)  # the next daemon need not wait for the lease
+                    return DeliveryReport(sent=sent, failed=failed)
+                outcome = self._deliver(record)
+                if outcome is True:
                     sent += 1
-                else:
+                elif outcome is False:
                     failed += 1
         return DeliveryReport(sent=sent, failed=failed)
 
-    def _deliver(self, record: OutboxRecord) -> bool:
+    def _deliver(self, record: OutboxRecord) -> bool | None:
+        """Send one message; True sent, False failed, None if another worker has it now."""
+        now = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            # Still ours? A slow batch can outlive its lease; then another worker owns the message.
+            if not uow.renew_outbox(record.id, worker=self.worker, now=now, lease_until=later(now, self.lease)):
+                return None
         error: str | None = None
         permanent = False
         try:
@@ -87,11 +96,13 @@ class OutboxDelivery:
         except DeliveryError as problem:
             error = str(problem) or type(problem).__name__
             permanent = bool(getattr(problem, "permanent", False))
+        except Exception as problem:  # a notifier bug must fail this message only, not stop delivery
+            error = f"{type(problem).__name__}: {problem}"
         now = self.clock.now()
         attempts = record.attempts + 1
-        retry_at = None if error is None or permanent or attempts >= MAX_ATTEMPTS else now + backoff(attempts)
+        retry_at = None if error is None or permanent or attempts >= MAX_ATTEMPTS else later(now, backoff(attempts))
         with self.store.unit_of_work() as uow:
-            uow.finish_outbox(
+            recorded = uow.finish_outbox(
                 record.id,
                 worker=self.worker,
                 sent_at=now if error is None else None,
@@ -99,6 +110,9 @@ class OutboxDelivery:
                 next_attempt_at=retry_at,
             )
         fields = {"outbox_id": record.id, "kind": record.kind, "recommendation": record.recommendation}
+        if not recorded:
+            log.warning("delivery_unrecorded", reason="lease lost before the result was written", **fields)
+            return None
         if error is None:
             log.info("delivered", notifier=self.notifier.name, **fields)
         else:

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from beslut.clock import STOCKHOLM, Clock, SystemClock, today
+from beslut.clock import STOCKHOLM, Clock, SystemClock, later, today
 from beslut.errors import ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.persistence import Store, UnitOfWork, open_store
 from beslut.scheduler.deadlines import REMINDER_KINDS, DeadlineRow, deadlines_for
@@ -226,17 +226,23 @@ class Engine:
             wall = self._now()
             with self.store.unit_of_work() as uow:
                 claimed = uow.claim_due_deadlines(
-                    now, now=wall, worker=worker, lease_until=wall + lease, limit=TICK_BATCH
+                    now, now=wall, worker=worker, lease_until=later(wall, lease), limit=TICK_BATCH
                 )
             if not claimed:
                 break
             for row in claimed:
                 if should_stop is not None and should_stop():
+                    self.release_claims(worker)  # hand what we hold to the next daemon at once
                     return fired
                 result = self._fire(row, now, worker)
                 if result is not None:
                     fired.append(result)
         return fired
+
+    def release_claims(self, worker: str) -> int:
+        """Give up every timer and message *worker* has leased but not handled (a daemon stopping)."""
+        with self.store.unit_of_work() as uow:
+            return uow.release_claims(worker)
 
     def queue_digests(self, at: datetime) -> int:
         """Queue the coordinators' digests for the scheduled instant *at*; return how many were new."""

@@ -12,6 +12,7 @@ travels in ``X-Beslut-Dedupe-Key``: a receiver (or a mail filter) can drop dupli
 from __future__ import annotations
 
 import hashlib
+import re
 import smtplib
 import ssl
 from contextlib import suppress
@@ -24,6 +25,8 @@ from beslut.clock import Clock, SystemClock
 from beslut.errors import InvalidInput
 from beslut.scheduler.notifiers.base import DeliveryError, Message
 from beslut.scheduler.notifiers.text import DEFAULT_SIGNATURE, render_text
+
+_ADDRESS = re.compile(r"[^\s<>@,;:]+@[^\s<>@,;:]+")  # anything shaped like an e-mail address
 
 DEDUPE_HEADER = "X-Beslut-Dedupe-Key"
 KIND_HEADER = "X-Beslut-Kind"
@@ -171,7 +174,7 @@ class SmtpNotifier:
             # against; smtplib closes the socket itself when the greeting fails.
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{where}: {type(exc).__name__}: {exc}") from exc
+            raise DeliveryError(f"{where}: {type(exc).__name__}: {_ADDRESS.sub('<address>', str(exc))}") from exc
         try:
             if self._tls_context is not None:
                 smtp.starttls(context=self._tls_context)
@@ -191,8 +194,10 @@ class SmtpNotifier:
             reply_text = (
                 exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
             )
+            # Servers often quote the recipient's address; it must not reach the logs or the outbox.
+            reply_text = _ADDRESS.sub("<address>", reply_text)
             raise DeliveryError(f"{where}: {type(exc).__name__}: {exc.smtp_code} {reply_text}") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{where}: {type(exc).__name__}: {exc}") from exc
+            raise DeliveryError(f"{where}: {type(exc).__name__}: {_ADDRESS.sub('<address>', str(exc))}") from exc
         finally:
             smtp.close()

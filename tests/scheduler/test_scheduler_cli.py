@@ -1,0 +1,222 @@
+"""The scheduler's commands as a user runs them: contact, outbox, deadlines (with the iCalendar export),
+scheduler run --once and scheduler status, and the refusals of each (one error line, the database unchanged).
+
+The starting points are made through the Python API with a FixedClock; the behaviour under test goes
+through the CLI in-process (tests/cli/helpers.py). Every test runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+import typer.main
+from icalendar import Calendar
+
+from beslut.clock import STOCKHOLM, FixedClock
+from beslut.scheduler.records import Contact
+from beslut.workflow import Engine
+from tests.cli.helpers import KEY, PARTIES, SPEC_2022, ok, refused
+
+OUTBOX_KEYS = {"recommendation", "party", "kind", "due_at", "status", "sent_at"}
+_commands: dict[int, Any] = {}
+_real_get_command = typer.main.get_command
+
+
+def _get_command_once(app: typer.Typer) -> Any:
+    """Build the Click command tree once per app, as one real process would."""
+    if id(app) not in _commands:
+        _commands[id(app)] = (app, _real_get_command(app))
+    return _commands[id(app)][1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No database or actor from the environment, a scratch directory, and logging as it was afterwards."""
+    monkeypatch.delenv("BESLUT_DB", raising=False)
+    monkeypatch.delenv("BESLUT_ACTOR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(typer.main, "get_command", _get_command_once)
+    structlog_config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**structlog_config)  # `scheduler run` configures JSON logging to the captured stdout
+    for handler in list(root.handlers):  # and logging.basicConfig, when pytest's own handlers are not there
+        if type(handler) is logging.StreamHandler and handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def local(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    """An instant in Europe/Stockholm local time."""
+    return datetime(year, month, day, hour, tzinfo=STOCKHOLM)
+
+
+def setup(store_url: str, *, at: datetime, tick: datetime | None = None, decide_all: bool = False) -> str:
+    """The 2022 case recommended with a contact for Östersund, ticked at *tick*, the clock standing at *at*."""
+    with Engine.open(store_url, clock=FixedClock(at), actor="setup") as api:
+        api.init()
+        api.propose(SPEC_2022.read_text(encoding="utf-8"), on=date(2022, 6, 3))
+        api.recommend(KEY, on=date(2022, 6, 3))
+        api.add_contact(Contact(id="c-2380", party="2380", name="Åsa Öberg", email="asa@ostersund.example"))
+        if tick is not None:
+            api.tick(tick)
+        if decide_all:
+            for party in PARTIES:
+                api.decide(KEY, party, outcome="approved", paragraph="§ 1", on=at.date())
+    return store_url
+
+
+@pytest.fixture
+def db(store_url: str) -> str:
+    """An initialised, empty database."""
+    with Engine.open(store_url, actor="setup") as api:
+        api.init()
+    return store_url
+
+
+@pytest.fixture
+def late(store_url: str) -> str:
+    """The daemon first ran on 26 September: the 14-day reminders skipped, the 7-day ones queued."""
+    return setup(store_url, at=local(2022, 9, 26, 9), tick=local(2022, 9, 26, 8))
+
+
+class TestContact:
+    def test_add_list_and_replace(self, db: str) -> None:
+        """Contacts are listed by party, then id; adding an id again replaces it; a bad address is refused."""
+        saved = ok(
+            "contact", "add", "2380", "--id", "c-2380", "--name", "Åsa Öberg", "--email", "asa@ostersund.example", db=db
+        )
+        assert "contact c-2380 of 2380 saved" == saved.stdout.strip()
+        ok("contact", "add", "2309", "--id", "c-2309-old", "--inactive", db=db)
+        ok("contact", "add", "2309", "--id", "c-2309", "--email", "kommun@krokom.example", db=db)
+        assert [
+            {"id": "c-2309", "party": "2309", "name": None, "email": "kommun@krokom.example", "active": True},
+            {"id": "c-2309-old", "party": "2309", "name": None, "email": None, "active": False},
+            {"id": "c-2380", "party": "2380", "name": "Åsa Öberg", "email": "asa@ostersund.example", "active": True},
+        ] == ok("contact", "list", "--json", db=db).json()
+        ok("contact", "add", "2309", "--id", "c-2309", "--email", "socialtjansten@krokom.example", db=db)
+        assert ["socialtjansten@krokom.example", None, "asa@ostersund.example"] == [
+            c["email"] for c in ok("contact", "list", "--json", db=db).json()
+        ]
+        result = refused("contact", "add", "2380", "--id", "c-2380", "--email", "asa.ostersund.example", db=db)
+        assert "--email" in result.stderr
+
+
+class TestOutbox:
+    def test_json_rows_keep_the_contract_and_filter_by_status(self, late: str) -> None:
+        """`outbox --json` lists each message with its keys by due instant; --status filters; a bad one is refused."""
+        rows = ok("outbox", "--json", db=late).json()
+        assert 18 == len(rows)
+        assert all(OUTBOX_KEYS <= set(row) for row in rows)
+        first = {k: v for k, v in rows[0].items() if k in {*OUTBOX_KEYS, "contact"}}
+        assert {
+            "recommendation": KEY,
+            "party": "2380",
+            "kind": "before",
+            "due_at": "2022-09-16T00:00:00+02:00",
+            "status": "skipped",
+            "sent_at": None,
+            "contact": "c-2380",
+        } == first
+        assert [None] * 8 == [
+            r["contact"] for r in rows if r["due_at"].startswith("2022-09-16") and r["party"] != "2380"
+        ]
+
+        for status, due in (("skipped", "2022-09-16T00:00:00+02:00"), ("queued", "2022-09-23T00:00:00+02:00")):
+            chosen = ok("outbox", "--status", status, "--json", db=late).json()
+            assert ({status}, {due}, 9) == ({r["status"] for r in chosen}, {r["due_at"] for r in chosen}, len(chosen))
+        assert [] == ok("outbox", "--status", "sent", "--json", db=late).json()
+        result = refused("outbox", "--status", "bogus", "--json", db=late)
+        assert "--status" in result.stderr
+        assert "bogus" in result.stderr
+
+
+class TestDeadlines:
+    def test_json_and_ics_list_the_pending_timers(self, late: str, tmp_path: Path) -> None:
+        """`deadlines --json` lists pending timers soonest first; --ics writes one event each, in Europe/Stockholm."""
+        assert 27 == len(ok("deadlines", KEY, "--json", db=late).json())
+        path = tmp_path / "deadlines.ics"
+        rows = ok("deadlines", "--ics", str(path), "--json", db=late).json()
+        assert {"id", "recommendation", "party", "kind", "due_at", "status"} == set(rows[0])
+        assert {"pending"} == {r["status"] for r in rows}
+        assert [r["due_at"] for r in rows] == sorted(r["due_at"] for r in rows)
+        assert [
+            ("reply_by", "2022-10-01T00:00:00+02:00"),
+            ("remind_overdue", "2022-10-01T00:00:00+02:00"),
+            ("escalate", "2022-10-15T00:00:00+02:00"),
+        ] == [(r["kind"], r["due_at"]) for r in rows if r["party"] == "2380"]
+
+        events = Calendar.from_ical(path.read_bytes()).walk("VEVENT")
+        assert 27 == len(rows) == len(events) == len({str(e["UID"]) for e in events})
+        assert {"Europe/Stockholm"} == {str(e["DTSTART"].params["TZID"]) for e in events}
+        starts = sorted((e.decoded("DTSTART"), str(e["SUMMARY"])) for e in events)
+        assert sorted(datetime.fromisoformat(r["due_at"]) for r in rows) == [start for start, _ in starts]
+        escalations = [summary for start, summary in starts if start == local(2022, 10, 15)]
+        assert 9 == len(escalations)
+        assert any("Östersunds kommun" in summary and KEY in summary for summary in escalations)
+
+    def test_unknown_key_and_missing_directory_are_refused(self, late: str, tmp_path: Path) -> None:
+        """An unknown recommendation, or --ics into a directory that does not exist, is refused; no file appears."""
+        result = refused("deadlines", "no-such-recommendation", "--json", db=late)
+        assert "no-such-recommendation" in result.stderr
+        target = tmp_path / "missing" / "deadlines.ics"
+        result = refused("deadlines", "--ics", str(target), db=late)
+        assert "--ics" in result.stderr
+        assert not target.parent.exists()
+
+
+class TestSchedulerRun:
+    def test_run_once_delivers_with_the_log_notifier_and_beats(self, store_url: str) -> None:
+        """`scheduler run --once` sends the queued messages as JSON log lines and records a heartbeat."""
+        db = setup(store_url, at=local(2022, 9, 20, 9), tick=local(2022, 9, 16), decide_all=True)
+        assert [] == ok("deadlines", "--json", db=db).json()  # nothing else falls due when the real clock ticks
+        assert {"queued"} == {r["status"] for r in ok("outbox", "--json", db=db).json()}
+        assert {"daemons": []} == ok("scheduler", "status", "--json", db=db).json()
+
+        result = ok("scheduler", "run", "--once", db=db)
+        *log_lines, summary = result.stdout.strip().splitlines()
+        assert "0 timer(s) handled, 9 message(s) sent, 0 failed" == summary
+        events = [json.loads(line) for line in log_lines]
+        reminders = [e for e in events if e["event"] == "reminder"]
+        assert ({"log"}, 9) == ({e["notifier"] for e in reminders}, len(reminders))
+        assert "asa@ostersund.example" not in result.stdout
+
+        rows = ok("outbox", "--json", db=db).json()
+        assert {"sent"} == {r["status"] for r in rows}
+        assert all(r["sent_at"] is not None for r in rows)
+        (daemon,) = ok("scheduler", "status", "--json", db=db).json()["daemons"]
+        assert (0, 9, None) == (daemon["last_tick_handled"], daemon["last_delivered"], daemon["stopped_at"])
+        assert daemon["last_tick_at"] is not None
+        assert datetime.fromisoformat(daemon["started_at"]) <= datetime.fromisoformat(daemon["last_tick_at"])
+
+    def test_a_bad_config_is_refused_naming_the_field(self, db: str, tmp_path: Path) -> None:
+        """A config file (or --tick) with a bad table, key or value is refused with one line naming it."""
+        configs = {
+            "[bogus]\nx = 1\n": "'bogus'",
+            "[scheduler]\ntick = 5\n": "'scheduler.tick'",
+            "[scheduler]\ntick_seconds = 0\n": "'scheduler.tick_seconds'",
+            '[scheduler]\ntick_seconds = "30"\n': "'scheduler.tick_seconds'",
+            '[scheduler]\ndigest_cron = "every weekday"\n': "'scheduler.digest_cron'",
+            '[scheduler]\ndigest_cron = "0 25 * * mon-fri"\n': "'scheduler.digest_cron'",
+            "[scheduler]\nmisfire_grace_seconds = 0.5\n": "'scheduler.misfire_grace_seconds'",
+            "[scheduler]\nlease_seconds = 0\n": "'scheduler.lease_seconds'",
+            '[notifier]\nkind = "pigeon"\n': "'notifier.kind'",
+            "[scheduler\n": "not valid TOML",
+        }
+        path = tmp_path / "scheduler.toml"
+        for config, named in configs.items():
+            path.write_text(config, encoding="utf-8")
+            result = refused("scheduler", "run", "--once", "--config", str(path), db=db)
+            assert named in result.stderr, config
+        result = refused("scheduler", "run", "--once", "--tick", "0", db=db)
+        assert "'scheduler.tick_seconds'" in result.stderr
+        result = refused("scheduler", "run", "--once", "--config", str(tmp_path / "nope.toml"), db=db)
+        assert "nope.toml" in result.stderr

@@ -24,3 +24,13 @@ def test_bench_commands_runs_and_prints_the_ratio(tmp_path: Path, capsys: pytest
     assert re.search(r"^sqlite +raw sqlite3 +20 ", out, re.MULTILINE)
     assert "memory after     4 recommendations" in out
     assert list(tmp_path.iterdir()) == []  # the temporary databases are removed
+
+
+def test_bench_tick_runs_and_prints_the_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/bench_tick.py runs end to end on a tiny table and prints its large/small ratio."""
+    from bench.bench_tick import main as tick_main  # noqa: PLC0415
+
+    argv = ["--small", "100", "--large", "300", "--due", "45", "--waves", "1", "--db-dir", str(tmp_path)]
+    assert tick_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "ratio" in out.lower()

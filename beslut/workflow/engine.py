@@ -226,7 +226,11 @@ class Engine:
             wall = self._now()
             with self.store.unit_of_work() as uow:
                 claimed = uow.claim_due_deadlines(
-                    now, now=wall, worker=worker, lease_until=later(wall, lease), limit=TICK_BATCH
+                    now,
+                    now=wall,
+                    worker=worker,
+                    lease_until=later(wall, lease),
+                    limit=TICK_BATCH if limit is None else min(TICK_BATCH, limit - len(fired)),
                 )
             if not claimed:
                 break

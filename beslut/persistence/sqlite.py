@@ -68,7 +68,8 @@ class SQLiteStore(SqlStore):
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Connection) -> None:
-            mode = connection.get_execution_options().get("beslut_begin", "IMMEDIATE")
+            default = "DEFERRED" if read_only else "IMMEDIATE"  # a read-only file cannot take the write lock
+            mode = connection.get_execution_options().get("beslut_begin", default)
             connection.exec_driver_sql(f"BEGIN {mode}")
 
         super().__init__(engine, url)

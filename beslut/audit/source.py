@@ -1,0 +1,148 @@
+"""Reading the audit log as an auditor must: every row as it is, named when it is not what it should be.
+
+The store's own reader converts columns to Python types and would stop with an
+exception on a row an attacker filled with, say, a date that is not a date. Here each
+row of ``audit_event`` comes through :func:`beslut.persistence.audit_rows` untouched
+and is turned into an :class:`~beslut.states.audit_chain.AuditRecord` whose text
+columns are what the hash covers: ``recorded_at`` is the stored instant (SQLite: ISO 8601
+text with an offset; PostgreSQL: ``timestamptz``) formatted as the log defines it, in
+Europe/Stockholm with microseconds, and every other column is the stored value itself. A
+row that cannot even be made into a record (a NULL, a number where text belongs, bytes
+that are not UTF-8, an instant that is not one) is handed on with a description of what
+is wrong, so the verifier names its seq instead of crashing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from beslut.persistence import AUDIT_COLUMNS, Reader, audit_rows
+from beslut.states.audit_chain import AuditRecord, format_instant
+
+_TEXT_COLUMNS = ("stream", "kind", "payload", "prev_hash", "hash")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of the log: the record, or (when the row cannot be one) what is wrong with it."""
+
+    record: AuditRecord
+    problem: str | None = None
+
+
+def read_log(reader: Reader, *, stream: str | None = None) -> Iterator[Row]:
+    """The audit log (or one stream of it) in seq order, one :class:`Row` per stored row."""
+    for values in audit_rows(reader, stream=stream):
+        yield to_row(values)
+
+
+def to_row(values: tuple[Any, ...]) -> Row:
+    """Turn the raw column values of one ``audit_event`` row into a :class:`Row`."""
+    seq, stream, stream_seq, recorded_at, valid_on, kind, payload, prev_hash, digest = values
+    if type(seq) is int and type(stream_seq) is int:  # the usual row, without a problem: straight through
+        try:
+            if type(recorded_at) is bytes and type(valid_on) is bytes:  # SQLite: every text column as bytes
+                return Row(
+                    AuditRecord(
+                        seq=seq,
+                        stream=stream.decode(),
+                        stream_seq=stream_seq,
+                        recorded_at=format_instant(_aware(recorded_at.decode())),
+                        valid_on=valid_on.decode(),
+                        kind=kind.decode(),
+                        payload=payload.decode(),
+                        prev_hash=prev_hash.decode(),
+                        hash=digest.decode(),
+                    )
+                )
+            if (  # PostgreSQL: typed columns
+                type(recorded_at) is datetime
+                and recorded_at.tzinfo is not None
+                and type(valid_on) is date
+                and all(type(v) is str for v in (stream, kind, payload, prev_hash, digest))
+            ):
+                return Row(
+                    AuditRecord(
+                        seq=seq,
+                        stream=stream,
+                        stream_seq=stream_seq,
+                        recorded_at=format_instant(recorded_at),
+                        valid_on=valid_on.isoformat(),
+                        kind=kind,
+                        payload=payload,
+                        prev_hash=prev_hash,
+                        hash=digest,
+                    )
+                )
+        except (AttributeError, ValueError):
+            pass  # something is off (not text, not UTF-8, not an instant): the careful path below says what
+    return _careful(values)
+
+
+def _careful(values: tuple[object, ...]) -> Row:
+    fields: dict[str, object] = dict(zip(AUDIT_COLUMNS, values, strict=True))
+    problems: list[str] = []
+    out: dict[str, Any] = {}
+    for name in ("seq", "stream_seq"):
+        value = fields[name]
+        if isinstance(value, int) and not isinstance(value, bool):
+            out[name] = value
+        else:
+            problems.append(f"{name} is {_describe(value)}, not an integer")
+            out[name] = -1
+    for name in _TEXT_COLUMNS:
+        out[name] = _text(name, fields[name], problems)
+    recorded_at = fields["recorded_at"]
+    if isinstance(recorded_at, datetime):
+        out["recorded_at"] = format_instant(recorded_at) if recorded_at.tzinfo is not None else recorded_at.isoformat()
+    else:
+        text = _text("recorded_at", recorded_at, problems)
+        try:
+            out["recorded_at"] = format_instant(_aware(text))
+        except ValueError:
+            problems.append(f"recorded_at {text[:40]!r} is not an ISO 8601 instant with an offset")
+            out["recorded_at"] = text
+    valid_on = fields["valid_on"]
+    if isinstance(valid_on, date) and not isinstance(valid_on, datetime):
+        out["valid_on"] = valid_on.isoformat()
+    else:
+        out["valid_on"] = _text("valid_on", valid_on, problems)
+    record = AuditRecord(**out)
+    return Row(record=record, problem="; ".join(problems) if problems else None)
+
+
+def _aware(text: str) -> datetime:
+    """An instant stored as text (SQLite: ISO 8601 with an offset; UTC or, in older files, local time).
+
+    Raises:
+        ValueError: not an ISO 8601 date-time with an offset.
+    """
+    instant = datetime.fromisoformat(text)
+    if instant.tzinfo is None:
+        raise ValueError(f"{text!r} has no offset")
+    return instant
+
+
+def _text(name: str, value: object, problems: list[str]) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{name} is not valid UTF-8 text")
+            return value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value
+    problems.append(f"{name} is {_describe(value)}, not text")
+    return "" if value is None else str(value)
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        shown = value[:20].decode("utf-8", errors="replace")
+        return f"{shown!r}"
+    return f"{value!r}"[:40]

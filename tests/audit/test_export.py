@@ -1,0 +1,202 @@
+"""`audit export` and `audit verify-export`: the archive package of one recommendation, checked offline.
+
+The package is checked without any database; every change to it is refused with exit 4
+naming the file, even when the attacker also rewrites the manifests' digests (then the
+event hashes, the replay or the proofs give it away).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.audit.conftest import at
+from tests.cli.helpers import KEY, PARTIES, SPEC_2022, SPEC_2025, Result, ok, refused, run, tamper_audit
+
+METS = "{http://www.loc.gov/METS/}"
+XLINK = "{http://www.w3.org/1999/xlink}"
+REP = "representations/rep1"
+Keys = tuple[Path, Path]
+
+
+@pytest.fixture
+def decided(mini_maria: tuple[str, object, object]) -> str:
+    """The 2022 case, all parties approved, consolidated and in force, and the 2025 revision proposed."""
+    db, engine, clock = mini_maria
+    engine.propose(SPEC_2022.read_text(encoding="utf-8"), on=at(clock, "2022-06-03"))  # type: ignore[attr-defined]
+    engine.recommend(KEY, on=at(clock, "2022-06-03"))  # type: ignore[attr-defined]
+    for party in PARTIES:
+        engine.decide(KEY, party, outcome="approved", paragraph="§ 7", on=at(clock, "2022-09-05"))  # type: ignore[attr-defined]
+    engine.announce(KEY, "2380", on=at(clock, "2022-09-08"))  # type: ignore[attr-defined]
+    engine.consolidate(KEY, on=at(clock, "2023-01-10"))  # type: ignore[attr-defined]
+    engine.propose(SPEC_2025.read_text(encoding="utf-8"), on=at(clock, "2025-03-07"))  # type: ignore[attr-defined]
+    return db
+
+
+def export(db: str, key_pair: Keys, tmp_path: Path, name: str = "pkg") -> Path:
+    ok("audit", "checkpoint", "--key", str(key_pair[0]), "--out", "c.json", db=db)
+    result = ok("audit", "export", KEY, "--out", name, "--checkpoint", "c.json", "--pubkey", str(key_pair[1]), db=db)
+    assert f"{KEY}: 14 events, 14 proven against the checkpoint" in result.stdout
+    return tmp_path / name
+
+
+def offline(*args: str, code: int) -> Result:
+    result = run(*args, db=None)
+    assert code == result.code, result
+    assert 1 == len(result.error_lines), result.stderr
+    assert "" == result.stdout
+    return result
+
+
+def restamp(package: Path, relative: str) -> None:
+    """Rewrite the digests of *relative* in its manifest, and of that manifest in the package's: a thorough forger."""
+    data = (package / relative).read_bytes()
+    manifest = package / REP / "METS.xml" if relative.startswith(f"{REP}/data/") else package / "METS.xml"
+    href = relative.removeprefix(f"{REP}/") if manifest.parent != package else relative
+    tree = ET.parse(manifest)
+    for element in [*tree.iter(f"{METS}file"), *tree.iter(f"{METS}mdRef")]:
+        location = element.find(f"{METS}FLocat")
+        target = location.get(f"{XLINK}href") if location is not None else element.get(f"{XLINK}href")
+        if target == href:
+            element.set("CHECKSUM", hashlib.sha256(data).hexdigest())
+            element.set("SIZE", str(len(data)))
+    tree.write(manifest, encoding="utf-8", xml_declaration=True)
+    if manifest.parent != package:
+        restamp(package, f"{REP}/METS.xml")
+
+
+def test_export_writes_a_csip_shaped_package_that_verifies_offline(
+    decided: str, key_pair: Keys, tmp_path: Path
+) -> None:
+    package = export(decided, key_pair, tmp_path)
+    names = sorted(str(p.relative_to(package)) for p in package.rglob("*") if p.is_file())
+    assert [
+        "METS.xml",
+        "documentation/verify-offline.md",
+        "metadata/other/checkpoint.json",
+        "metadata/other/inclusion-proofs.json",
+        "metadata/preservation/premis.xml",
+        f"{REP}/METS.xml",
+        f"{REP}/data/case-report.html",
+        f"{REP}/data/events.jsonl",
+        f"{REP}/data/status.json",
+    ] == names
+    assert (package / "schemas").is_dir()
+    root = ET.parse(package / "METS.xml").getroot()
+    assert (KEY, "Datasets") == (root.get("OBJID"), root.get("TYPE"))
+    [struct] = root.iter(f"{METS}structMap")
+    assert ("PHYSICAL", "CSIP") == (struct.get("TYPE"), struct.get("LABEL"))
+    labels = [div.get("LABEL") for div in struct.iter(f"{METS}div")]
+    assert ["Metadata", "Documentation", "Schemas", "Representations/rep1"] == labels[1:]
+    events = [json.loads(line) for line in (package / REP / "data/events.jsonl").read_text().splitlines()]
+    assert [e["stream_seq"] for e in events] == list(range(1, 15))
+    assert ok("status", KEY, "--json", db=decided).json() == json.loads(
+        (package / REP / "data/status.json").read_text()
+    )
+    html = (package / REP / "data/case-report.html").read_text()
+    for text in ("Timeline", "Decisions", "Allocation of the cost", "1236026", "Östersunds kommun", "in_force"):
+        assert text in html
+    result = ok("audit", "verify-export", "pkg", "--pubkey", str(key_pair[1]), db=None)
+    assert "14 events proven in the log signed at seq 1..15" in result.stdout
+    unchecked = ok("audit", "verify-export", "pkg", db=None).stdout
+    assert "NOT checked" in unchecked
+
+
+def test_export_without_a_checkpoint(decided: str, tmp_path: Path) -> None:
+    ok("audit", "export", KEY, "--out", "plain", db=decided)
+    assert not (tmp_path / "plain/metadata/other").exists()
+    assert "no checkpoint in the package" in ok("audit", "verify-export", "plain", db=None).stdout
+    assert "No checkpoint was given" in (tmp_path / "plain" / REP / "data/case-report.html").read_text()
+
+
+def test_export_refusals(decided: str, key_pair: Keys, tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    assert "is not an empty directory" in refused("audit", "export", KEY, "--out", "full", db=decided).stderr
+    assert "no recommendation 'nope'" in refused("audit", "export", "nope", "--out", "o", db=decided).stderr
+    tamper_audit(decided, seq=3)
+    result = refused("audit", "export", KEY, "--out", "o", db=decided, code=4)
+    assert "refusing to export: audit log broken at seq 3" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _flip_first_proof_hash(package: Path) -> None:
+    path = package / "metadata/other/inclusion-proofs.json"
+    document = json.loads(path.read_text())
+    first = document["proofs"][0]["audit_path"][0]
+    document["proofs"][0]["audit_path"][0] = ("1" if first[0] == "0" else "0") + first[1:]
+    path.write_text(json.dumps(document, indent=2))
+
+
+TAMPERING = {
+    "report_altered": (lambda p: _edit(p / REP / "data/case-report.html", "Östersunds kommun", "Östersunds kommuN"), False, "case-report.html does not have the SHA-256"),
+    "event_altered": (lambda p: _edit(p / REP / "data/events.jsonl", '"§ 7"', '"§ 8"'), False, "events.jsonl does not have the SHA-256"),
+    "event_altered_restamped": (lambda p: _edit(p / REP / "data/events.jsonl", '"§ 7"', '"§ 8"'), True, "the event was altered"),
+    "event_dropped_restamped": (
+        lambda p: (p / REP / "data/events.jsonl").write_text("".join((p / REP / "data/events.jsonl").read_text().splitlines(keepends=True)[:-1])),
+        True, "status.json is not what the events replay to",
+    ),
+    "status_altered_restamped": (lambda p: _edit(p / REP / "data/status.json", '"in_force"', '"withdrawn"'), True, "status.json is not what"),
+    "proof_altered_restamped": (_flip_first_proof_hash, True, "is not proven in the checkpoint's log"),
+    "checkpoint_altered_restamped": (
+        lambda p: _edit(p / "metadata/other/checkpoint.json", '"created_at": "', '"created_at": "1'), True, "",
+    ),
+    "extra_file": (lambda p: (p / "documentation" / "notes.txt").write_text("hi"), False, "notes.txt is in the package but in no manifest"),
+    "missing_file": (lambda p: (p / REP / "data/status.json").unlink(), False, "status.json is listed in"),
+    "manifest_not_xml": (lambda p: (p / "METS.xml").write_text("<mets"), False, "METS.xml is not well-formed XML"),
+    "manifest_with_entities": (
+        lambda p: (p / "METS.xml").write_text('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'), False, "declares a DTD",
+    ),
+    "symlink": (
+        lambda p: ((p / REP / "data/status.json").unlink(), (p / REP / "data/status.json").symlink_to("/etc/hostname")),
+        False, "is a symbolic link",
+    ),
+    "path_outside": (lambda p: _edit(p / "METS.xml", 'xlink:href="documentation/verify-offline.md"', 'xlink:href="../../etc/passwd"'), False, "not a relative path inside the package"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERING))
+def test_a_changed_package_does_not_verify(decided: str, key_pair: Keys, tmp_path: Path, name: str) -> None:
+    change, thorough, says = TAMPERING[name]
+    package = export(decided, key_pair, tmp_path)
+    change(package)
+    if thorough:
+        for relative in (f"{REP}/data/events.jsonl", f"{REP}/data/status.json", "metadata/other/inclusion-proofs.json",
+                         "metadata/other/checkpoint.json"):  # fmt: skip
+            restamp(package, relative)
+    result = offline("audit", "verify-export", "pkg", "--pubkey", str(key_pair[1]), code=4)
+    assert says in result.stderr, result.stderr
+
+
+def test_a_package_checked_with_another_key_does_not_verify(
+    decided: str, key_pair: Keys, other_key_pair: Keys, tmp_path: Path
+) -> None:
+    export(decided, key_pair, tmp_path)
+    result = offline("audit", "verify-export", "pkg", "--pubkey", str(other_key_pair[1]), code=4)
+    assert "was signed by key" in result.stderr
+
+
+def test_verify_export_of_something_that_is_not_a_package(tmp_path: Path) -> None:
+    assert "is not a directory" in offline("audit", "verify-export", "nowhere", code=2).stderr
+    (tmp_path / "empty").mkdir()
+    assert "cannot read METS.xml" in offline("audit", "verify-export", "empty", code=4).stderr
+
+
+def test_a_copied_package_still_verifies(decided: str, key_pair: Keys, tmp_path: Path) -> None:
+    """The package is position-independent: moved elsewhere, it verifies the same."""
+    package = export(decided, key_pair, tmp_path)
+    shutil.copytree(package, tmp_path / "archive" / "copy")
+    ok("audit", "verify-export", str(tmp_path / "archive" / "copy"), "--pubkey", str(key_pair[1]), db=None)
+    assert date.today()  # the package holds no absolute path or machine-specific name

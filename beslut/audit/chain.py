@@ -23,7 +23,7 @@ import json
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, compute_hash
+from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json
 
 _MAX_INT: Final = 2**53 - 1
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
@@ -101,16 +101,7 @@ def event_hash(record: AuditRecord) -> str:
             + "}"
         ).encode("utf-8")  # fmt: skip
     except UnicodeEncodeError:
-        return compute_hash(
-            seq=record.seq,
-            stream=record.stream,
-            stream_seq=record.stream_seq,
-            recorded_at=record.recorded_at,
-            valid_on=record.valid_on,
-            kind=record.kind,
-            payload=record.payload,
-            prev_hash=record.prev_hash,
-        )
+        return record.recompute_hash()
     return hashlib.sha256(text).hexdigest()
 
 

@@ -44,7 +44,7 @@ from beslut.audit.replay import Replayer
 from beslut.audit.report import case_report
 from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput
-from beslut.states.audit_chain import AuditRecord, compute_hash
+from beslut.states.audit_chain import AuditRecord
 from beslut.workflow.views import case_status
 
 METS_NS: Final = "http://www.loc.gov/METS/"
@@ -535,16 +535,7 @@ def _read_events(path: Path) -> list[AuditRecord]:
             except InvalidInput as error:
                 raise _fail(str(error)) from None
             try:
-                digest = compute_hash(
-                    seq=record.seq,
-                    stream=record.stream,
-                    stream_seq=record.stream_seq,
-                    recorded_at=record.recorded_at,
-                    valid_on=record.valid_on,
-                    kind=record.kind,
-                    payload=record.payload,
-                    prev_hash=record.prev_hash,
-                )
+                digest = record.recompute_hash()
             except (TypeError, ValueError) as error:
                 raise _fail(f"{where}: the event cannot be hashed: {error}") from None
             if digest != record.hash:

@@ -34,7 +34,7 @@ from beslut.audit.merkle import (
     verify_inclusion,
 )
 from beslut.errors import AuditVerificationFailed, InvalidInput
-from beslut.states.audit_chain import AuditRecord, canonical_json, compute_hash
+from beslut.states.audit_chain import AuditRecord, canonical_json
 
 INCLUSION_FORMAT: Final = "beslut-inclusion-proof/1"
 CONSISTENCY_FORMAT: Final = "beslut-consistency-proof/1"
@@ -200,16 +200,7 @@ def verify_inclusion_document(document: dict[str, Any], public_key: Ed25519Publi
     if index != record.seq - 1:
         raise AuditVerificationFailed(f"{where}: leaf_index {index} is not the event's seq {record.seq} - 1")
     try:
-        recomputed = compute_hash(
-            seq=record.seq,
-            stream=record.stream,
-            stream_seq=record.stream_seq,
-            recorded_at=record.recorded_at,
-            valid_on=record.valid_on,
-            kind=record.kind,
-            payload=record.payload,
-            prev_hash=record.prev_hash,
-        )
+        recomputed = record.recompute_hash()
     except (TypeError, ValueError) as error:
         raise AuditVerificationFailed(f"{where}: the event cannot be hashed: {error}") from None
     if recomputed != record.hash:

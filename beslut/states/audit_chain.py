@@ -38,6 +38,19 @@ class AuditRecord:
     prev_hash: str
     hash: str
 
+    def recompute_hash(self) -> str:
+        """The hash this record's columns give (compare with :attr:`hash` to see it untouched)."""
+        return compute_hash(
+            seq=self.seq,
+            stream=self.stream,
+            stream_seq=self.stream_seq,
+            recorded_at=self.recorded_at,
+            valid_on=self.valid_on,
+            kind=self.kind,
+            payload=self.payload,
+            prev_hash=self.prev_hash,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """The record as a JSON object (payload parsed), as `audit log --json` prints it."""
         return {
@@ -230,16 +243,7 @@ def _check(record: AuditRecord, expected_seq: int, prev_hash: str, stream_heads:
     try:
         if canonical_json(parsed) != record.payload:
             return "payload is not in RFC 8785 canonical form"
-        digest = compute_hash(
-            seq=record.seq,
-            stream=record.stream,
-            stream_seq=record.stream_seq,
-            recorded_at=record.recorded_at,
-            valid_on=record.valid_on,
-            kind=record.kind,
-            payload=record.payload,
-            prev_hash=record.prev_hash,
-        )
+        digest = record.recompute_hash()
     except (TypeError, ValueError) as error:
         return f"event cannot be hashed: {error}"
     if digest != record.hash:

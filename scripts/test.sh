@@ -73,6 +73,22 @@ if [[ -z "${BESLUT_TEST_PG_URL:-}" ]]; then
     say "PostgreSQL binaries: $BESLUT_PG_BINDIR ($("$BESLUT_PG_BINDIR/postgres" --version))"
 fi
 
+# --- Chromium for the dashboard's browser tests ---------------------------------------
+# Debian's chromium, driven by Playwright (executable_path); never a downloaded browser.
+if [[ -z "${BESLUT_CHROMIUM:-}" ]]; then
+    if ! command -v chromium >/dev/null 2>&1; then
+        command -v apt-get >/dev/null 2>&1 || die "chromium not found and apt-get is unavailable; install Debian's chromium or set BESLUT_CHROMIUM"
+        say "chromium not found; installing it with apt-get"
+        export DEBIAN_FRONTEND=noninteractive
+        as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+            || { as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+            || die "apt-get could not install chromium"
+    fi
+    BESLUT_CHROMIUM="$(command -v chromium)"
+    export BESLUT_CHROMIUM
+    say "Chromium: $BESLUT_CHROMIUM ($("$BESLUT_CHROMIUM" --version 2>/dev/null || echo unknown version))"
+fi
+
 # --- The checks ----------------------------------------------------------------------
 failed=()
 

@@ -89,6 +89,16 @@ if [[ -z "${BESLUT_CHROMIUM:-}" ]]; then
     say "Chromium: $BESLUT_CHROMIUM ($("$BESLUT_CHROMIUM" --version 2>/dev/null || echo unknown version))"
 fi
 
+# --- Graphviz for `beslut diagram --format svg` ---------------------------------------
+if ! command -v dot >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 || die "graphviz (dot) not found and apt-get is unavailable; install Debian's graphviz"
+    say "graphviz not found; installing it with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get install -y -qq --no-install-recommends graphviz >/dev/null \
+        || { as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends graphviz >/dev/null; } \
+        || die "apt-get could not install graphviz"
+fi
+
 # --- The checks ----------------------------------------------------------------------
 failed=()
 

@@ -600,14 +600,21 @@ class SqlStore(Store):
     # -- the port
 
     def create_schema(self) -> bool:
-        """Create the tables and triggers if missing."""
+        """Create the tables and triggers at the newest schema revision; an existing database is left alone.
+
+        An existing database is changed only by `beslut db upgrade` (Alembic), never here:
+        see :mod:`beslut.persistence.schema` for why a new one is made with create_all + stamp.
+        """
+        from beslut.persistence.schema import stamp_head  # noqa: PLC0415 - Alembic only when creating
+
         with self._translated(), self.engine.connect() as connection:
             self.begin_write(connection)
             existed = inspect(connection).has_table("audit_event")
-            t.METADATA.create_all(connection, checkfirst=True)
             if not existed:
+                t.METADATA.create_all(connection, checkfirst=True)
                 self.install_triggers(connection)
                 connection.execute(insert(t.META).values(key="schema_version", value=t.SCHEMA_VERSION))
+                stamp_head(connection)
             connection.commit()
             return not existed
 

@@ -1,0 +1,86 @@
+"""Pictures of the two state machines, drawn from their definitions by `transitions`.
+
+Why from the definitions: the tables in :mod:`beslut.states.machines` are what the
+engine and the audit verifier run, so a diagram drawn from them cannot drift from
+the behaviour. `transitions`' own graph support does the drawing: its "mermaid"
+engine writes Mermaid text (for Markdown documents), its "graphviz" engine writes
+DOT that Debian's ``dot`` turns into SVG (for the dashboard).
+
+A definition diagram marks no state as current; the dashboard may ask for one
+state to be highlighted (where a recommendation stands now).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from transitions.extensions.diagrams import GraphMachine
+
+from beslut.errors import InvalidInput
+from beslut.states.machines import PARTY, RECOMMENDATION
+
+MACHINES: Final[Mapping[str, Mapping[str, Any]]] = {"recommendation": RECOMMENDATION, "party": PARTY}
+FORMATS: Final = ("mermaid", "svg")
+_ENGINES: Final[Mapping[str, Literal["mermaid", "graphviz"]]] = {"mermaid": "mermaid", "svg": "graphviz"}
+
+_NEUTRAL: Final[dict[str, Any]] = copy.deepcopy(GraphMachine.style_attributes)
+_NEUTRAL["node"]["active"] = dict(_NEUTRAL["node"]["inactive"])
+
+
+class _DefinitionGraph(GraphMachine):
+    """A graph machine whose initial state is drawn like every other: a definition has no current state."""
+
+    style_attributes = _NEUTRAL
+
+
+class _Model:
+    """The object the graph is drawn for; its state is the highlighted one."""
+
+
+def machine_definition(machine: str) -> Mapping[str, Any]:
+    """The definition named *machine* (``recommendation`` or ``party``), or a one-line refusal."""
+    try:
+        return MACHINES[machine]
+    except KeyError:
+        raise InvalidInput(f"unknown machine {machine!r}: choose one of {', '.join(MACHINES)}") from None
+
+
+def draw(machine: str, fmt: str = "mermaid", *, current: str | None = None) -> str:
+    """Draw *machine* as Mermaid text or an SVG document, optionally highlighting state *current*.
+
+    Raises:
+        InvalidInput: an unknown machine, format or state.
+    """
+    definition = machine_definition(machine)
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if current is not None and current not in definition["states"]:
+        raise InvalidInput(f"{machine} has no state {current!r}")
+    return _draw(machine, fmt, current)
+
+
+@functools.lru_cache(maxsize=64)
+def _draw(machine: str, fmt: str, current: str | None) -> str:
+    """Draw once per (machine, format, state): the drawing is a pure function of them and ``dot`` costs a process."""
+    definition = MACHINES[machine]
+    model = _Model()
+    graph_class = GraphMachine if current is not None else _DefinitionGraph
+    graph_class(
+        model=None,
+        states=list(definition["states"]),
+        transitions=[dict(t) for t in definition["transitions"]],
+        initial=definition["initial"],
+        auto_transitions=False,
+        graph_engine=_ENGINES[fmt],
+        title=definition["name"],
+        show_conditions=True,
+    ).add_model(model, initial=current or definition["initial"])
+    graph = model.get_graph()  # type: ignore[attr-defined]
+    if fmt == "mermaid":
+        text: str = graph.source
+        return text if text.endswith("\n") else text + "\n"
+    svg: bytes = graph.pipe(format="svg", engine="dot")
+    return svg.decode("utf-8")

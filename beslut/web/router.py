@@ -1,0 +1,152 @@
+"""The dashboard's routes: the matrix, a page per recommendation, the diagrams, signing in and out.
+
+Server-rendered HTML that reads completely without JavaScript. The router is made
+by :func:`dashboard_router` so the application decides which engine, which token
+check and which clock it uses; the clock decides "today", hence who is overdue,
+and tests set it. Reads go through the Engine and the store's Reader port (one
+read transaction per page, so a page never mixes two versions of a case).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated, Any, Final
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
+
+from beslut.clock import Clock, SystemClock, today
+from beslut.errors import InvalidInput
+from beslut.web import diagrams, labels, pages
+from beslut.web.session import (
+    COOKIE,
+    Authenticate,
+    FormError,
+    principal_of,
+    read_form,
+    safe_next,
+)
+from beslut.workflow import Engine
+
+HEADERS: Final = {
+    # No scripts at all, styles and images from this site only, forms post here only.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def templates() -> Environment:
+    """The page templates shipped in the package, with every value HTML-escaped."""
+    env = Environment(
+        loader=PackageLoader("beslut.web", "templates"),
+        autoescape=True,  # spec titles, party names and reasons are user input
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        kronor=pages.kronor,
+        overdue_label=labels.OVERDUE,
+        party_states=list(labels.PARTY_STATES.items()),
+    )
+    return env
+
+
+def dashboard_router(
+    engine: Engine,
+    *,
+    authenticate: Authenticate,
+    clock: Clock | None = None,
+    secure_cookie: bool = False,
+) -> APIRouter:
+    """The dashboard as a router to mount at ``/``.
+
+    Args:
+        engine: where the cases, audit events and deadlines are read.
+        authenticate: turns a token into its principal, or None; any valid token may read.
+        clock: what "today" is for overdue marks; the system clock by default.
+        secure_cookie: mark the login cookie ``Secure`` (set it when served over HTTPS).
+    """
+    env = templates()
+    now: Clock = clock or SystemClock()
+    router = APIRouter(include_in_schema=False)
+
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = env.get_template(name).render(base=request.scope.get("root_path", ""), today=today(now), **context)
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+    def to_login(request: Request) -> RedirectResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        base = request.scope.get("root_path", "")
+        return RedirectResponse(f"{base}/logga-in?{urlencode({'next': target})}", status_code=303, headers=HEADERS)
+
+    @router.get("/stil.css", name="dashboard_css")
+    def stylesheet() -> Response:
+        css = resources.files("beslut.web").joinpath("stil.css").read_text(encoding="utf-8")
+        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=300"})
+
+    @router.get("/", name="dashboard_matrix", response_model=None)
+    def matrix(request: Request, alla: Annotated[str | None, Query()] = None) -> Response:
+        if principal_of(request, authenticate) is None:
+            return to_login(request)
+        m = pages.matrix(engine.cases(), today=today(now), include_closed=alla not in (None, "", "0"))
+        return render(request, "matris.html", m=m, signed_in=True)
+
+    @router.get("/rekommendationer/{key}", name="dashboard_recommendation", response_model=None)
+    def recommendation(request: Request, key: str) -> Response:
+        if principal_of(request, authenticate) is None:
+            return to_login(request)
+        with engine.store.reader() as reader:
+            case = reader.load_case(key)
+            if case is None:
+                return render(request, "saknas.html", 404, key=key, signed_in=True)
+            records = list(reader.audit_records(key))
+            pending = reader.deadlines(status="pending", recommendation=key)
+        page = pages.recommendation_page(case, records, pending, now=now.now())
+        return render(request, "rekommendation.html", p=page, signed_in=True)
+
+    @router.get("/diagram/{machine}.svg", name="dashboard_diagram", response_model=None)
+    def diagram(request: Request, machine: str, markera: Annotated[str | None, Query()] = None) -> Response:
+        if principal_of(request, authenticate) is None:
+            return PlainTextResponse("sign in first", status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if machine not in diagrams.MACHINES:
+            return PlainTextResponse(f"no machine {machine!r}", status_code=404)
+        try:
+            svg = diagrams.draw(machine, "svg", current=markera or None)
+        except InvalidInput as error:
+            return PlainTextResponse(str(error), status_code=422)
+        return Response(svg, media_type="image/svg+xml", headers={**HEADERS, "Cache-Control": "private, max-age=300"})
+
+    @router.get("/logga-in", name="dashboard_login")
+    def login_form(request: Request, next: Annotated[str | None, Query()] = None) -> HTMLResponse:
+        return render(request, "logga_in.html", next=safe_next(next), error=None, signed_in=False)
+
+    @router.post("/logga-in", name="dashboard_login_post", response_model=None)
+    async def login(request: Request) -> Response:
+        try:
+            form = await read_form(request)
+        except FormError as error:
+            return PlainTextResponse(str(error), status_code=error.status)
+        token = form.get("token", "").strip()
+        target = safe_next(form.get("next"))
+        principal = await run_in_threadpool(authenticate, token) if token else None
+        if principal is None:
+            return render(request, "logga_in.html", 401, next=target, error="Nyckeln är inte giltig.", signed_in=False)
+        response = RedirectResponse(target, status_code=303, headers=HEADERS)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie, path="/")
+        return response
+
+    @router.api_route("/logga-ut", methods=["GET", "POST"], name="dashboard_logout")
+    def logout(request: Request) -> RedirectResponse:
+        response = RedirectResponse(f"{request.scope.get('root_path', '')}/logga-in", status_code=303, headers=HEADERS)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie)
+        return response
+
+    return router

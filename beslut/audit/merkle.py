@@ -78,6 +78,27 @@ class TreeBuilder:
         self._found: dict[Range, bytes] = {}
         self.size = 0
 
+    @classmethod
+    def resume(cls, size: int, frontier: Sequence[bytes]) -> TreeBuilder:
+        """A builder that continues a tree of *size* leaves from its perfect subtrees' roots (largest first).
+
+        This is how a signed checkpoint's ``subtrees`` let the next root be computed from
+        the new leaves alone, without reading the leaves the checkpoint already covers.
+
+        Raises:
+            ValueError: *frontier* does not have one hash per set bit of *size*.
+        """
+        widths = [1 << bit for bit in reversed(range(size.bit_length())) if size & (1 << bit)]
+        if len(frontier) != len(widths) or any(len(h) != HASH_SIZE for h in frontier):
+            raise ValueError(f"a tree of {size} leaves has {len(widths)} perfect subtrees of 32-byte hashes")
+        builder = cls()
+        start = 0
+        for width, digest in zip(widths, frontier, strict=True):
+            builder._stack.append((start, width, digest))
+            start += width
+        builder.size = size
+        return builder
+
     def append_leaf(self, leaf: bytes) -> None:
         """Append one leaf (its bytes; the leaf hash is computed here)."""
         self.append_hash(hashlib.sha256(_LEAF + leaf).digest())

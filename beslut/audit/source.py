@@ -14,7 +14,7 @@ is wrong, so the verifier names its seq instead of crashing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Generator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,10 +33,18 @@ class Row:
     problem: str | None = None
 
 
-def read_log(reader: Reader, *, stream: str | None = None) -> Iterator[Row]:
-    """The audit log (or one stream of it) in seq order, one :class:`Row` per stored row."""
-    for values in audit_rows(reader, stream=stream):
-        yield to_row(values)
+def read_log(
+    reader: Reader, *, stream: str | None = None, streams: Collection[str] | None = None, after_seq: int = 0
+) -> Generator[Row, None, None]:
+    """The audit log (or one stream, or several, or the rows after a seq) in seq order, one :class:`Row` per row."""
+    rows = audit_rows(reader, stream=stream, streams=streams, after_seq=after_seq)
+    try:
+        for values in rows:
+            yield to_row(values)
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()  # the cursor is closed when the caller stops early, not when the generator is collected
 
 
 def to_row(values: tuple[Any, ...]) -> Row:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from beslut.errors import InvalidInput
@@ -36,7 +36,14 @@ def open_store(target: str | Path | None = None, *, read_only: bool = False) -> 
 AUDIT_COLUMNS = ("seq", "stream", "stream_seq", "recorded_at", "valid_on", "kind", "payload", "prev_hash", "hash")
 
 
-def audit_rows(reader: Reader, *, stream: str | None = None, batch: int = 2000) -> Iterator[tuple[object, ...]]:
+def audit_rows(
+    reader: Reader,
+    *,
+    stream: str | None = None,
+    streams: Collection[str] | None = None,
+    after_seq: int = 0,
+    batch: int = 2000,
+) -> Iterator[tuple[object, ...]]:
     """Every row of ``audit_event`` (or of one stream) ordered by seq, as the database holds it, streamed.
 
     For the auditor, who must see a tampered table as it is: no column is converted
@@ -45,9 +52,11 @@ def audit_rows(reader: Reader, *, stream: str | None = None, batch: int = 2000) 
     pages by seq, so even a duplicated seq shows), and memory stays flat (the driver
     fetches *batch* rows at a time; a server-side cursor on PostgreSQL). On SQLite the
     text columns come as bytes, since a tampered row may hold text that is not UTF-8.
-    Columns in the order of :data:`AUDIT_COLUMNS`.
+    Columns in the order of :data:`AUDIT_COLUMNS`. *streams* (several streams) and
+    *after_seq* (only rows with a greater seq) let the scheduler's checkpoint job check
+    what is new since its last checkpoint without reading the whole log.
     """
-    from sqlalchemy import text  # noqa: PLC0415 - keep import cost where it is used
+    from sqlalchemy import bindparam, text  # noqa: PLC0415 - keep import cost where it is used
 
     from beslut.persistence._sql import SqlReader  # noqa: PLC0415
 
@@ -63,9 +72,19 @@ def audit_rows(reader: Reader, *, stream: str | None = None, batch: int = 2000) 
         )
     else:
         columns = ", ".join(AUDIT_COLUMNS)
-    where = " WHERE stream = :stream" if stream is not None else ""
+    conditions = []
+    if stream is not None:
+        conditions.append("stream = :stream")
+    if streams is not None:
+        conditions.append("stream IN :streams")
+    if after_seq:
+        conditions.append("seq > :after_seq")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     statement = text(f"SELECT {columns} FROM audit_event{where} ORDER BY seq")  # noqa: S608 - fixed column names
-    result = connection.execution_options(yield_per=batch).execute(statement, {"stream": stream})
+    if streams is not None:
+        statement = statement.bindparams(bindparam("streams", expanding=True))
+    parameters = {"stream": stream, "streams": sorted(streams or ()), "after_seq": after_seq}
+    result = connection.execution_options(yield_per=batch).execute(statement, parameters)
     try:
         for row in result:
             yield tuple(row)

@@ -5,7 +5,10 @@ our own tables (see docs/scheduler.md for why). Jobs:
 
 - ``tick`` every ``tick_seconds``: fire due timers (leased, so several daemons can
   share one database), then deliver due outbox messages, then write the heartbeat;
-- ``digest`` on a cron schedule (default weekdays 07:00 Europe/Stockholm).
+- ``digest`` on a cron schedule (default weekdays 07:00 Europe/Stockholm);
+- ``checkpoint`` (only with ``[scheduler.checkpoint]``) on its cron or interval: sign
+  the audit log's head into a file (:mod:`beslut.scheduler.checkpoints`). It runs in its
+  own thread, so a long verification never delays a tick, and it reads only.
 
 Each job has ``max_instances=1`` and ``coalesce=True``, and an explicit
 ``misfire_grace_time``: APScheduler's default of one second silently drops a run that
@@ -33,6 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from beslut.clock import STOCKHOLM, later
+from beslut.scheduler.checkpoints import CheckpointJob, CheckpointSettings
 from beslut.scheduler.outbox import OutboxDelivery
 from beslut.scheduler.records import Heartbeat
 from beslut.workflow import Engine
@@ -49,6 +53,7 @@ class DaemonSettings:
     misfire_grace_seconds: int = 300
     daemon_id: str = ""
     lease_seconds: float = 300.0  # how long a claimed timer or message stays ours if we die holding it
+    checkpoint: CheckpointSettings | None = None  # sign the audit log's head on a schedule
 
     def resolved_id(self) -> str:
         """The daemon's id: the configured one, or host:pid."""
@@ -66,6 +71,11 @@ class SchedulerDaemon:
         self._stop = threading.Event()
         self._started = engine.clock.now()
         self._lock = threading.Lock()
+        self.checkpoints = (
+            CheckpointJob(engine.store, settings.checkpoint, clock=engine.clock, daemon_id=self.daemon_id)
+            if settings.checkpoint is not None
+            else None
+        )
 
     def stop(self, *_args: Any) -> None:
         """Ask the daemon to stop (signal handlers call this)."""
@@ -96,7 +106,20 @@ class SchedulerDaemon:
             scheduler.add_job(
                 self._digest_job, CronTrigger.from_crontab(self.settings.digest_cron, timezone=STOCKHOLM), id="digest"
             )
-        log.info("started", daemon_id=self.daemon_id, tick_seconds=self.settings.tick_seconds, db=_safe_url(self))
+        if self.checkpoints is not None:
+            scheduler.add_job(
+                self._checkpoint_job,
+                self.checkpoints.settings.trigger(),
+                id="checkpoint",
+                next_run_time=datetime.now(STOCKHOLM),  # a first checkpoint (a full verification) at start
+            )
+        log.info(
+            "started",
+            daemon_id=self.daemon_id,
+            tick_seconds=self.settings.tick_seconds,
+            db=_safe_url(self),
+            checkpoints=str(self.checkpoints.settings.out) if self.checkpoints is not None else None,
+        )
         self._beat(handled=0, delivered=0)
         scheduler.start()
         try:
@@ -149,6 +172,10 @@ class SchedulerDaemon:
                     failed=report.failed,
                 )
             return len(fired), report.sent, report.failed
+
+    def _checkpoint_job(self) -> None:
+        if self.checkpoints is not None:  # the job logs every outcome and never raises
+            self.checkpoints.run(should_stop=self._stop.is_set)
 
     def _digest_job(self) -> None:
         try:

@@ -8,6 +8,12 @@ misfire_grace_seconds = 300       # how late a job may start and still run
 daemon_id = "beslut-1"            # default: host:pid
 lease_seconds = 300               # a crashed daemon's claimed work is taken over after this
 
+[scheduler.checkpoint]            # optional: sign the audit log's head on a schedule (docs/scheduler.md)
+cron = "*/15 * * * *"             # or every = 900 (seconds); exactly one of the two
+key = "/etc/beslut/cp.pem"        # private key from `beslut audit keygen` (mode 0600)
+out = "/var/lib/beslut/cp"        # an existing directory; files checkpoint-<seq, 12 digits>.json
+full_verify_hours = 24            # verify the whole log at the first run and at least this often
+
 [notifier]
 kind = "log"                      # see docs/notifiers.md
 ```
@@ -21,11 +27,12 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 
 from beslut.clock import STOCKHOLM
+from beslut.scheduler.checkpoints import checkpoint_settings
 from beslut.scheduler.daemon import DaemonSettings
 from beslut.scheduler.notifiers.config import ConfigError
 
 _TOP = {"scheduler", "notifier"}
-_SCHEDULER = {"tick_seconds", "digest_cron", "misfire_grace_seconds", "daemon_id", "lease_seconds"}
+_SCHEDULER = {"tick_seconds", "digest_cron", "misfire_grace_seconds", "daemon_id", "lease_seconds", "checkpoint"}
 
 
 def daemon_settings(config: Mapping[str, Any], *, tick_seconds: float | None = None) -> DaemonSettings:
@@ -60,7 +67,9 @@ def daemon_settings(config: Mapping[str, Any], *, tick_seconds: float | None = N
     lease = table.get("lease_seconds", defaults.lease_seconds)
     if isinstance(lease, bool) or not isinstance(lease, int | float) or not 1 <= lease <= 86400:
         raise ConfigError("scheduler.lease_seconds", "must be a number of seconds between 1 and 86400")
+    checkpoint = checkpoint_settings(table["checkpoint"]) if "checkpoint" in table else None
     return DaemonSettings(
+        checkpoint=checkpoint,
         tick_seconds=float(tick),
         digest_cron=cron or None,
         misfire_grace_seconds=grace,

@@ -37,6 +37,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
 from beslut.persistence import _tables as t
 from beslut.persistence.abc import Reader, Store, UnitOfWork
+from beslut.persistence.schema import schema_state
 from beslut.scheduler.deadlines import LADDER_KINDS, Deadline, DeadlineRow
 from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
@@ -155,6 +156,16 @@ _CLOSE_DEADLINE = (
     .where(and_(_D.c.id == bindparam("b_id"), _D.c.status == "pending"))
     .values(status=bindparam("status"), closed_at=bindparam("closed_at"))
 )
+# Aggregates for operators' metrics (read at every scrape, so each must stay cheap).
+_CASES_BY_STATE = select(_R.c.state, func.count()).group_by(_R.c.state)
+_OVERDUE_PARTIES = (
+    select(func.count())
+    .select_from(_P.join(_R, _R.c.key == _P.c.recommendation_key))
+    .where(and_(_P.c.overdue.is_(True), _R.c.state == "recommended"))
+)
+_OUTBOX_BY_STATUS = select(_O.c.status, func.count()).group_by(_O.c.status)
+_OLDEST_QUEUED = select(func.min(_O.c.created_at)).where(_O.c.status == "queued")
+_OLDEST_DUE_TIMER = select(func.min(_D.c.due_at)).where(and_(_D.c.status == "pending", _D.c.due_at <= bindparam("now")))
 
 
 class SqlReader(Reader):
@@ -240,6 +251,36 @@ class SqlReader(Reader):
         """Every daemon's last heartbeat, newest first."""
         rows = self.connection.execute(select(t.HEARTBEAT).order_by(t.HEARTBEAT.c.last_tick_at.desc())).mappings()
         return [Heartbeat(**dict(row)) for row in rows.all()]
+
+    # -- aggregates for operators' metrics: each a single statement the indexes answer
+
+    def recommendation_counts(self) -> dict[str, int]:
+        """Recommendations per state (ix on recommendation.state)."""
+        return {str(state): int(count) for state, count in self.connection.execute(_CASES_BY_STATE).all()}
+
+    def overdue_party_count(self) -> int:
+        """Overdue parties of recommended cases (ix_party_decision_overdue, then the recommendation's key)."""
+        count: int = self.connection.execute(_OVERDUE_PARTIES).scalar_one()
+        return count
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Outbox messages per status (ix_outbox_status_next)."""
+        return {str(status): int(count) for status, count in self.connection.execute(_OUTBOX_BY_STATUS).all()}
+
+    def oldest_queued_message(self) -> datetime | None:
+        """created_at of the oldest queued message."""
+        value: datetime | None = self.connection.execute(_OLDEST_QUEUED).scalar_one_or_none()
+        return value
+
+    def oldest_due_timer(self, now: datetime) -> datetime | None:
+        """due_at of the oldest pending timer due by *now* (ix_deadline_status_due)."""
+        value: datetime | None = self.connection.execute(_OLDEST_DUE_TIMER, {"now": now}).scalar_one_or_none()
+        return value
+
+    def audit_head_seq(self) -> int:
+        """max(seq) of audit_event (its primary key), 0 when empty."""
+        head = self.connection.execute(_AUDIT_HEAD).first()
+        return int(head[0]) if head is not None else 0
 
     def _party_rows(self, keys: list[str] | None) -> dict[str, list[Any]]:
         query = select(t.PARTY_DECISION)
@@ -644,6 +685,25 @@ class SqlStore(Store):
                 yield SqlReader(connection)
             finally:
                 connection.rollback()
+
+    def readiness_problem(self) -> str | None:
+        """None when the database answers and its schema is at this code's head revision; else why not."""
+        try:
+            with self._translated(), self.engine.connect() as connection:
+                self.begin_read(connection)
+                try:
+                    state = schema_state(connection)
+                finally:
+                    connection.rollback()
+        except StoreError as error:
+            return " ".join(f"the database does not answer: {error}".split())  # drivers' messages span lines
+        if state.status == "current":
+            return None
+        if state.status == "empty":
+            return "the database has no beslut schema: run `beslut init`"
+        if state.status == "ahead":
+            return f"database schema is at {state.shown}, newer than this beslut ({state.head})"
+        return f"database schema is at {state.shown}, this beslut needs {state.head}: run `beslut db upgrade`"
 
     def close(self) -> None:
         """Dispose of the connection pool."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from beslut.persistence._types import AwareDateTime
@@ -160,6 +160,8 @@ class HeartbeatRow(SQLModel, table=True):
     last_tick_handled: int = 0
     last_delivered: int = 0
     stopped_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    last_tick_seconds: float | None = Field(default=None, sa_column=Column(Float))
+    last_tick_lag_seconds: float | None = Field(default=None, sa_column=Column(Float))
 
 
 class AuditEventRow(SQLModel, table=True):

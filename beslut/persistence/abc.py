@@ -54,6 +54,32 @@ class Reader(ABC):
     def heartbeats(self) -> list[Heartbeat]:
         """Every daemon's last heartbeat, most recent tick first."""
 
+    # -- cheap aggregate queries for operators' metrics (each one indexed or over a tiny table)
+
+    @abstractmethod
+    def recommendation_counts(self) -> dict[str, int]:
+        """How many recommendations are in each state; states with none are left out."""
+
+    @abstractmethod
+    def overdue_party_count(self) -> int:
+        """How many parties of recommendations still open for decisions (``recommended``) are overdue."""
+
+    @abstractmethod
+    def outbox_counts(self) -> dict[str, int]:
+        """How many outbox messages have each status; statuses with none are left out."""
+
+    @abstractmethod
+    def oldest_queued_message(self) -> datetime | None:
+        """When the oldest message still ``queued`` (never tried) was queued, or None."""
+
+    @abstractmethod
+    def oldest_due_timer(self, now: datetime) -> datetime | None:
+        """The due instant of the oldest pending timer due by *now* (one no tick has fired yet), or None."""
+
+    @abstractmethod
+    def audit_head_seq(self) -> int:
+        """The seq of the last audit event, 0 for an empty log."""
+
 
 class UnitOfWork(Reader):
     """One write transaction: everything done through it commits together or not at all."""
@@ -201,6 +227,15 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release every connection."""
+
+    def readiness_problem(self) -> str | None:
+        """Why the store cannot serve commands now, in one line, or None when it can.
+
+        Asks cheap questions (which tables exist, which schema revision is recorded) and
+        never creates anything: not a missing SQLite file, not a table. For readiness
+        probes and metrics scrapes.
+        """
+        raise NotImplementedError
 
     def dump(self) -> list[tuple[str, list[tuple[object, ...]]]]:
         """Every row of every table, ordered: two dumps compare equal iff the data is the same."""

@@ -84,6 +84,16 @@ class SQLiteStore(SqlStore):
         connection.execution_options(beslut_begin="DEFERRED")
         connection.begin()
 
+    def readiness_problem(self) -> str | None:
+        """A removed file is not ready, even while pooled connections still read its unlinked inode.
+
+        Checked before any query, because connecting to a missing path would create an
+        empty database there.
+        """
+        if not self.path.is_file():
+            return f"the database file {self.path} does not exist"
+        return super().readiness_problem()
+
     def install_triggers(self, connection: Connection) -> None:
         """Refuse UPDATE and DELETE on audit_event."""
         for statement in _TRIGGERS:

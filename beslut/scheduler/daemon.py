@@ -25,6 +25,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
@@ -71,6 +72,7 @@ class SchedulerDaemon:
         self._stop = threading.Event()
         self._started = engine.clock.now()
         self._lock = threading.Lock()
+        self._last_job_start: float | None = None  # monotonic; for the tick lag the heartbeat records
         self.checkpoints = (
             CheckpointJob(engine.store, settings.checkpoint, clock=engine.clock, daemon_id=self.daemon_id)
             if settings.checkpoint is not None
@@ -143,13 +145,18 @@ class SchedulerDaemon:
         self._stop.set()
 
     def _tick_job(self) -> None:
+        # Lag: how much later than one interval after the previous tick this one started (elapsed time).
+        started = time.monotonic()
+        previous, self._last_job_start = self._last_job_start, started
+        lag = None if previous is None else max(0.0, started - previous - self.settings.tick_seconds)
         try:
-            self._tick()
+            self._tick(lag=lag)
         except Exception:  # a database that is down must not kill the daemon; the next tick retries
             log.exception("tick_failed", daemon_id=self.daemon_id)
 
-    def _tick(self) -> tuple[int, int, int]:
+    def _tick(self, *, lag: float | None = None) -> tuple[int, int, int]:
         with self._lock:
+            started = time.monotonic()
             now = self.engine.clock.now()
             fired = self.engine.tick(
                 now,
@@ -158,7 +165,7 @@ class SchedulerDaemon:
                 lease=timedelta(seconds=self.settings.lease_seconds),
             )
             report = self.delivery.deliver_due(should_stop=self._stop.is_set)
-            self._beat(handled=len(fired), delivered=report.sent)
+            self._beat(handled=len(fired), delivered=report.sent, seconds=time.monotonic() - started, lag=lag)
             if fired or report.sent or report.failed:
                 log.info(
                     "tick",
@@ -198,7 +205,15 @@ class SchedulerDaemon:
         scheduled = trigger.get_next_fire_time(None, earliest)
         return scheduled if scheduled is not None and scheduled <= now else now
 
-    def _beat(self, *, handled: int, delivered: int, stopped: bool = False) -> None:
+    def _beat(
+        self,
+        *,
+        handled: int,
+        delivered: int,
+        stopped: bool = False,
+        seconds: float | None = None,
+        lag: float | None = None,
+    ) -> None:
         now = self.engine.clock.now()
         try:
             self.engine.beat(
@@ -211,6 +226,8 @@ class SchedulerDaemon:
                     last_tick_handled=handled,
                     last_delivered=delivered,
                     stopped_at=now if stopped else None,
+                    last_tick_seconds=seconds,
+                    last_tick_lag_seconds=lag,
                 )
             )
         except Exception:

@@ -67,3 +67,5 @@ class Heartbeat:
     last_tick_handled: int = 0
     last_delivered: int = 0
     stopped_at: datetime | None = None
+    last_tick_seconds: float | None = None  # how long the last tick took
+    last_tick_lag_seconds: float | None = None  # how late the last tick started against its schedule

@@ -10,6 +10,7 @@ where this deviates from CSIP 2.1 / SIP 2.1)::
     representations/rep1/METS.xml             the representation's manifest
     representations/rep1/data/events.jsonl    the recommendation's audit events, one JSON object per line
     representations/rep1/data/status.json     the recommendation replayed from those events (`status --json`)
+    representations/rep1/data/erms.xml        the case as FGS Ärendehantering / CITS ERMS metadata (:mod:`.erms`)
     representations/rep1/data/case-report.html  timeline, decisions and allocation, for people
     schemas/                                  (empty: the XML schemas are not shipped; see docs/auditor.md)
     documentation/verify-offline.md           how to check the package without the database
@@ -17,8 +18,8 @@ where this deviates from CSIP 2.1 / SIP 2.1)::
 :func:`verify_package` checks, with no database: every file listed with the right size
 and digest and no file unlisted; every event's hash recomputed from its content; the
 stream gap-free from stream_seq 1 and replayed through the machines to the status in
-``status.json``; and, with the public key, the checkpoint's signature and every event's
-inclusion proof against it.
+``status.json`` and to the ERMS document in ``erms.xml``; and, with the public key, the
+checkpoint's signature and every event's inclusion proof against it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from beslut import __name__ as _package
 from beslut.audit import checkpoint as cp
+from beslut.audit.erms import compare, erms_document
 from beslut.audit.merkle import inclusion_ranges, leaf_hash, verify_inclusion
 from beslut.audit.proofs import Inclusion, record_from_object
 from beslut.audit.replay import Replayer
@@ -57,6 +59,7 @@ SIP_PROFILE: Final = "https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"
 CONTENT_TYPE: Final = "beslut audit events (JSON Lines) with a case report"
 PROOFS_FORMAT: Final = "beslut-inclusion-proofs/1"
 SOFTWARE_VERSION: Final = "0.1.0"
+SOFTWARE: Final = f"{_package} {SOFTWARE_VERSION}"
 MAX_EVENTS_LINE: Final = 10_000_000
 REP: Final = "representations/rep1"
 for _prefix, _uri in (("mets", METS_NS), ("xlink", XLINK_NS), ("csip", CSIP_NS), ("sip", SIP_NS), ("xsi", XSI_NS)):
@@ -130,6 +133,7 @@ def write_package(
             json.dumps(r.as_dict(), ensure_ascii=False, sort_keys=True) + "\n" for r in records
         ).encode("utf-8")
         files[f"{REP}/data/status.json"] = (json.dumps(status, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        files[f"{REP}/data/erms.xml"] = _serialise(erms_document(status, records, SOFTWARE))
         note = _proof_note(checkpoint, inclusions, records)
         files[f"{REP}/data/case-report.html"] = case_report(status, records, note, created).encode("utf-8")
         data_files = [name for name in files if name.startswith(f"{REP}/data/")]
@@ -376,7 +380,8 @@ checks without any database:
 2. every event in `representations/rep1/data/events.jsonl` hashes to its `hash` (the hash is
    SHA-256 of the RFC 8785 canonical JSON of seq, stream, stream_seq, recorded_at, valid_on,
    kind, payload and prev_hash), the events are the recommendation's stream from stream_seq 1
-   without a gap, and replaying them through the state machines gives `status.json`;
+   without a gap, and replaying them through the state machines gives `status.json` and the
+   case metadata in `erms.xml` (FGS Ärendehantering / CITS ERMS style);
 3. the checkpoint in `metadata/other/checkpoint.json` is signed by that key (Ed25519 over its
    RFC 8785 canonical JSON without the signature), and each event's audit path in
    `metadata/other/inclusion-proofs.json` leads from SHA-256(0x00 || the event hash's 32 bytes)
@@ -400,12 +405,13 @@ class PackageReport:
     proven: int
     tree_size: int | None
     signature_checked: bool
+    erms: bool = False  # the package has an erms.xml (packages made before it was added have none)
 
     def describe(self) -> str:
         """One line for people."""
         text = (
             f"ok: package of {self.key}: {self.files} files match the manifests; {self.events} events hash as "
-            "recorded, gap-free and legal, replaying to status.json"
+            f"recorded, gap-free and legal, replaying to status.json{' and erms.xml' if self.erms else ''}"
         )
         if self.tree_size is None:
             return text + "; no checkpoint in the package"
@@ -426,7 +432,8 @@ def verify_package(root: Path, public_key: Ed25519PublicKey | None) -> PackageRe
     listed = _check_manifests(root)
     events = _read_events(root / REP / "data" / "events.jsonl")
     key = _check_stream(events)
-    _check_status(root / REP / "data" / "status.json", events, key)
+    status = _check_status(root / REP / "data" / "status.json", events, key)
+    erms = _check_erms(root / REP / "data" / "erms.xml", status, events)
     tree_size: int | None = None
     proven = 0
     checkpoint_path = root / "metadata" / "other" / "checkpoint.json"
@@ -439,7 +446,7 @@ def verify_package(root: Path, public_key: Ed25519PublicKey | None) -> PackageRe
         if public_key is not None:
             cp.check_signature(checkpoint, public_key, "metadata/other/checkpoint.json")
             proven = _check_proofs(root / "metadata" / "other" / "inclusion-proofs.json", checkpoint, events)
-    return PackageReport(key, listed, len(events), proven, tree_size, public_key is not None)
+    return PackageReport(key, listed, len(events), proven, tree_size, public_key is not None, erms)
 
 
 def _fail(message: str) -> AuditVerificationFailed:
@@ -560,7 +567,7 @@ def _check_stream(records: list[AuditRecord]) -> str:
     return key
 
 
-def _check_status(path: Path, records: list[AuditRecord], key: str) -> None:
+def _check_status(path: Path, records: list[AuditRecord], key: str) -> dict[str, Any]:
     replayer = Replayer(whole_log=True)
     for record in records:
         problem = replayer.feed(record)
@@ -570,8 +577,21 @@ def _check_status(path: Path, records: list[AuditRecord], key: str) -> None:
         shown = cp.strict_json(path.read_bytes(), "status.json")
     except (OSError, InvalidInput) as error:
         raise _fail(f"status.json: {error}") from None
-    if shown != case_status(replayer.cases[key]):
+    status = case_status(replayer.cases[key])
+    if shown != status:
         raise _fail("status.json is not what the events replay to")
+    return status
+
+
+def _check_erms(path: Path, status: dict[str, Any], records: list[AuditRecord]) -> bool:
+    """erms.xml, when the package has one (it is in a manifest then), must be what the events give."""
+    if not path.exists():
+        return False
+    found = _parse_xml(path)
+    difference = compare(erms_document(status, records, SOFTWARE), found)
+    if difference is not None:
+        raise _fail(f"erms.xml is not what the events replay to: {difference}")
+    return True
 
 
 def _check_proofs(path: Path, checkpoint: cp.Checkpoint, records: list[AuditRecord]) -> int:

@@ -157,8 +157,10 @@ def full(
         report = verifier.run(_stoppable(rows, should_stop))
     if not report.ok:
         raise Broken(report.first_bad_seq or 0, report.problem or "")
-    if verifier.tree.size == 0 or verifier.log_id is None or (
-        previous is not None and verifier.tree.size == previous.tree_size
+    if (
+        verifier.tree.size == 0
+        or verifier.log_id is None
+        or (previous is not None and verifier.tree.size == previous.tree_size)
     ):  # an empty log, or one that has not moved: nothing to sign
         return Extension(mode="unchanged", checkpoint=None, checked=report.events, replayed=report.events, streams=0)
     signed = cp.sign(

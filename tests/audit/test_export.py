@@ -84,6 +84,7 @@ def test_export_writes_a_csip_shaped_package_that_verifies_offline(
         "metadata/preservation/premis.xml",
         f"{REP}/METS.xml",
         f"{REP}/data/case-report.html",
+        f"{REP}/data/erms.xml",
         f"{REP}/data/events.jsonl",
         f"{REP}/data/status.json",
     ] == names
@@ -104,8 +105,67 @@ def test_export_writes_a_csip_shaped_package_that_verifies_offline(
         assert text in html
     result = ok("audit", "verify-export", "pkg", "--pubkey", str(key_pair[1]), db=None)
     assert "14 events proven in the log signed at seq 1..15" in result.stdout
+    assert "replaying to status.json and erms.xml" in result.stdout
     unchecked = ok("audit", "verify-export", "pkg", db=None).stdout
     assert "NOT checked" in unchecked
+
+
+ERMS = "{https://DILCIS.eu/XML/ERMS}"
+
+
+def test_the_erms_document_describes_the_case(decided: str, key_pair: Keys, tmp_path: Path) -> None:
+    """erms.xml is well-formed, listed with its SHA-256 in the representation's METS, and says what the case is."""
+    package = export(decided, key_pair, tmp_path)
+    data = (package / REP / "data/erms.xml").read_bytes()
+    [listed] = [
+        f for f in ET.parse(package / REP / "METS.xml").getroot().iter(f"{METS}file")
+        if f.find(f"{METS}FLocat").get(f"{XLINK}href") == "data/erms.xml"  # type: ignore[union-attr]
+    ]  # fmt: skip
+    assert (listed.get("CHECKSUM"), listed.get("SIZE")) == (hashlib.sha256(data).hexdigest(), str(len(data)))
+    assert listed.get("MIMETYPE") == "text/xml"
+    root = ET.fromstring(data)
+    assert root.tag == f"{ERMS}erms"
+    status = ok("status", KEY, "--json", db=decided).json()
+    [case] = root.iter(f"{ERMS}aggregation")
+    assert case.get("aggregationType") == "caseFile"
+    assert case.findtext(f"{ERMS}objectId") == KEY
+    assert case.findtext(f"{ERMS}title") == status["title"] == "Mini-Maria Jämtland: inriktningsbeslut och finansiering"
+    assert case.find(f"{ERMS}status").get("value") == "expedited"  # type: ignore[union-attr]  # in force
+    agents = case.find(f"{ERMS}agents")
+    assert agents is not None
+    parties = {
+        a.findtext(f"{ERMS}idNumber"): a.findtext(f"{ERMS}name")
+        for a in agents.iter(f"{ERMS}agent")
+        if a.get("agentType") == "counterpart"
+    }
+    assert parties == {p["key"]: p["name"] for p in status["parties"]}
+    assert set(parties) == set(PARTIES)
+    dates = {d.get("dateType"): d.text for d in case.iter(f"{ERMS}date")}
+    assert dates == {
+        "created": "2022-06-03T00:00:00+02:00",
+        "decision_deadline": "2022-09-30T00:00:00+02:00",
+        "decision": "2023-01-10T00:00:00+01:00",
+    }
+    decisions: dict[str, dict[str, str | None]] = {}
+    for action in case.iter(f"{ERMS}action"):
+        by = action.find(f"{ERMS}agents")
+        if by is None:
+            continue
+        party = by.find(f"{ERMS}agent")
+        assert party is not None
+        decisions[party.findtext(f"{ERMS}idNumber") or ""] = {
+            "outcome": action.findtext(f"{ERMS}actionType"),
+            **{d.get("otherDateType") or d.get("dateType") or "": d.text for d in action.iter(f"{ERMS}actionDate")},
+        }
+    assert set(decisions) == set(PARTIES)
+    for party in status["parties"]:
+        assert decisions[party["key"]]["outcome"] == party["outcome"] == "approved"
+        assert decisions[party["key"]]["decision_date"] == "2022-09-05T00:00:00+02:00"
+    assert decisions["2380"]["announced (anslag, KL 8:12)"] == "2022-09-08T00:00:00+02:00"
+    assert "announced (anslag, KL 8:12)" not in decisions["2309"]
+    steps = [a.findtext(f"{ERMS}actionType") for a in case.iter(f"{ERMS}action") if a.find(f"{ERMS}agents") is None]
+    assert steps == ["recommended", "consolidated", "in_force"]
+    assert "@" not in data.decode("utf-8")  # no e-mail addresses, no people: parties are organisations
 
 
 def test_export_without_a_checkpoint(decided: str, tmp_path: Path) -> None:
@@ -148,6 +208,19 @@ TAMPERING = {
         lambda p: (p / REP / "data/events.jsonl").write_text("".join((p / REP / "data/events.jsonl").read_text().splitlines(keepends=True)[:-1])),
         True, "status.json is not what the events replay to",
     ),
+    "erms_altered": (lambda p: _edit(p / REP / "data/erms.xml", ">approved<", ">rejected<"), False, "erms.xml does not have the SHA-256"),
+    "erms_altered_restamped": (
+        lambda p: _edit(p / REP / "data/erms.xml", ">approved<", ">rejected<"), True,
+        "erms.xml is not what the events replay to: /erms/aggregations/aggregation/action/actionType: 'rejected', expected 'approved'",
+    ),
+    "erms_element_added_restamped": (
+        lambda p: _edit(p / REP / "data/erms.xml", "</aggregations>", "<aggregation/></aggregations>"), True,
+        "erms.xml is not what the events replay to",
+    ),
+    "erms_not_xml_restamped": (lambda p: (p / REP / "data/erms.xml").write_text("<erms"), True, "erms.xml is not well-formed XML"),
+    "erms_with_entities_restamped": (
+        lambda p: (p / REP / "data/erms.xml").write_text('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'), True, "declares a DTD",
+    ),
     "status_altered_restamped": (lambda p: _edit(p / REP / "data/status.json", '"in_force"', '"withdrawn"'), True, "status.json is not what"),
     "proof_altered_restamped": (_flip_first_proof_hash, True, "is not proven in the checkpoint's log"),
     "checkpoint_altered_restamped": (
@@ -173,8 +246,8 @@ def test_a_changed_package_does_not_verify(decided: str, key_pair: Keys, tmp_pat
     package = export(decided, key_pair, tmp_path)
     change(package)
     if thorough:
-        for relative in (f"{REP}/data/events.jsonl", f"{REP}/data/status.json", "metadata/other/inclusion-proofs.json",
-                         "metadata/other/checkpoint.json"):  # fmt: skip
+        for relative in (f"{REP}/data/events.jsonl", f"{REP}/data/status.json", f"{REP}/data/erms.xml",
+                         "metadata/other/inclusion-proofs.json", "metadata/other/checkpoint.json"):  # fmt: skip
             restamp(package, relative)
     result = offline("audit", "verify-export", "pkg", "--pubkey", str(key_pair[1]), code=4)
     assert says in result.stderr, result.stderr

@@ -10,6 +10,7 @@ directory write each seq's file once. Real-process daemons are in test_checkpoin
 
 from __future__ import annotations
 
+import itertools
 import json
 import stat
 from collections.abc import Iterator, Mapping, Sequence
@@ -348,3 +349,26 @@ def test_a_broken_extension_names_the_first_bad_seq(store: Store, key_pair: tupl
         f"error: audit log broken at seq {start.tree_size + 2}"
     )
     assert json.loads(start.to_text())["tree_size"] == start.tree_size
+
+
+def test_each_checkpoint_is_provably_consistent_with_the_one_before(
+    log_url: str, store: Store, key_pair: tuple[Path, Path], out: Path
+) -> None:
+    """`prove-consistency` / `verify-proof` accept every pair of successive files the job wrote, and a new event's proof."""
+    private, public = key_pair
+    job = make_job(store, private, out)
+    files = [job.run()]
+    for events in (1, 37, 64):
+        grow(store, events)
+        files.append(job.run())
+    assert None not in files
+    paths = [path for path in files if path is not None]
+    for old, new in itertools.pairwise(paths):
+        proof = out.parent / f"consistency-{old.stem}.json"
+        ok("audit", "prove-consistency", str(old), str(new), "--pubkey", str(public), "--out", str(proof), db=log_url)
+        result = ok("audit", "verify-proof", str(proof), "--pubkey", str(public), db=None)
+        assert result.stdout.startswith(f"ok: the log signed at seq 1..{cp.load(new).tree_size}")
+    last = cp.load(paths[-1])
+    inclusion = out.parent / "inclusion.json"
+    ok("audit", "prove", str(last.tree_size), "--checkpoint", str(paths[-1]), "--out", str(inclusion), db=log_url)
+    assert ok("audit", "verify-proof", str(inclusion), "--pubkey", str(public), db=None).stdout.startswith("ok:")

@@ -152,6 +152,7 @@ class CheckpointJob:
         self.private_key: Ed25519PrivateKey = keys.load_private(settings.key)
         self.public_key = self.private_key.public_key()
         self._last_full: float | None = None  # time.monotonic() of this process's last full verification
+        self._previous: Found | None = None  # the checkpoint the current run started from
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> Path | None:
         """Check and sign once; return the file written (None: nothing to sign, refused, or failed).
@@ -159,12 +160,13 @@ class CheckpointJob:
         Never raises: every outcome is logged, and the daemon's next run tries again.
         """
         started = time.monotonic()
+        self._previous = None
         try:
             return self._run(should_stop, started)
         except Stopped:
             log.info("checkpoint_interrupted", daemon_id=self.daemon_id)
         except Broken as error:
-            last = self.newest()
+            last = self._previous
             log.error(  # noqa: TRY400 - a refusal is expected and explained; a traceback would hide it
                 "checkpoint_refused",
                 daemon_id=self.daemon_id,
@@ -178,7 +180,7 @@ class CheckpointJob:
         return None
 
     def _run(self, should_stop: Callable[[], bool], started: float) -> Path | None:
-        previous = self.newest()
+        previous = self._previous = self.newest()
         now = self.clock.now()
         source = str(previous.path) if previous is not None else ""
         anchor = previous.checkpoint if previous is not None else None

@@ -9,7 +9,11 @@ opened from a file path or database URL, and the refusals it raises::
     engine = Engine.open("beslut.db")
     engine.init()
     engine.propose(open("examples/mini-maria-2022.toml").read(), on=date(2022, 6, 3))
-    engine.recommend("svom-2022-mini-maria", on=date(2022, 6, 3))
+    engine.recommend("svom-2022-mini-maria", on=date(2022, 6, 3), expected_version=1)
+
+Each command is one transaction; a refusal is an exception carrying the CLI's exit
+code. docs/embedding.md states the guarantees (threads, processes, the clock) and
+examples/embed.py is a runnable example.
 """
 
 from __future__ import annotations

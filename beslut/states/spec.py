@@ -22,7 +22,13 @@ from beslut.states.allocation import CostSpec, PoolSpec
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 PARTY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DURATION_PATTERN = re.compile(r"^P(\d{1,3})([DW])$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 and C1 controls (the C1 CSI \x9b starts a terminal escape like ESC [) and the Unicode line and
+# paragraph separators: none belongs in a one-line field, and each can garble a terminal or a log line.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+FIRST_DATE = date(1953, 1, 1)
+"""The first date a spec may name: the Swedish business calendar (Lag 1989:253 data) starts in 1953."""
+LAST_DATE = date(2099, 12, 31)
+"""The last date a spec may name: the calendar ends with 2100, and a reply date may roll a few days on."""
 MAX_TEXT = 500
 
 PolicyKind = Literal["unanimous", "opt_in", "quorum"]
@@ -127,6 +133,8 @@ def parse_spec_text(text: str) -> RecommendationSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SpecError("(file)", f"not valid TOML: {error}") from error
+    except RecursionError as error:  # tomllib recurses per nesting level: "a = [[[[...]]]]" exhausts the stack
+        raise SpecError("(file)", "not valid TOML: arrays or tables nested too deeply") from error
     return parse_spec(data)
 
 
@@ -367,13 +375,18 @@ def _date(data: Mapping[str, Any], name: str, *, where: str = "") -> date:
         raise SpecError(field, "is required")
     value = data[name]
     if isinstance(value, date) and not hasattr(value, "hour"):
-        return value
-    if isinstance(value, str):
+        parsed = value
+    elif isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            parsed = date.fromisoformat(value)
         except ValueError as error:
             raise SpecError(field, f"{value!r} is not a date (YYYY-MM-DD)") from error
-    raise SpecError(field, f"must be a date (YYYY-MM-DD), got {type(value).__name__}")
+    else:
+        raise SpecError(field, f"must be a date (YYYY-MM-DD), got {type(value).__name__}")
+    if not FIRST_DATE <= parsed <= LAST_DATE:
+        # Outside the business calendar's years the engine could not roll a date or count an appeal period.
+        raise SpecError(field, f"{parsed} is outside {FIRST_DATE.year}-{LAST_DATE.year}")
+    return parsed
 
 
 def _decimal(data: Mapping[str, Any], name: str, *, where: str) -> Decimal:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -372,3 +373,14 @@ def test_each_checkpoint_is_provably_consistent_with_the_one_before(
     inclusion = out.parent / "inclusion.json"
     ok("audit", "prove", str(last.tree_size), "--checkpoint", str(paths[-1]), "--out", str(inclusion), db=log_url)
     assert ok("audit", "verify-proof", str(inclusion), "--pubkey", str(public), db=None).stdout.startswith("ok:")
+
+
+def test_bench_checkpoint_runs_and_prints_the_ratios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/bench_checkpoint.py runs end to end on a tiny log (no timing is asserted) and leaves nothing behind."""
+    from bench.bench_checkpoint import main  # noqa: PLC0415
+
+    assert main(["--events", "300", "--new", "30", "--db-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for label in ("raw sqlite3 + sha256 chain", "full verification + sign", "incremental + sign"):
+        assert re.search(rf"^{re.escape(label)}.* +\d+\.\d{{3}} +\d+\.\d{{3}}x$", printed, re.MULTILINE), printed
+    assert list(tmp_path.iterdir()) == []

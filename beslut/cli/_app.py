@@ -21,10 +21,12 @@ party_app = typer.Typer(
 audit_app = typer.Typer(no_args_is_help=True, help="Read and verify the hash-chained audit log.")
 scheduler_app = typer.Typer(no_args_is_help=True, help="Run the scheduler daemon and see whether it is alive.")
 contact_app = typer.Typer(no_args_is_help=True, help="The people who receive a party's reminders.")
+token_app = typer.Typer(no_args_is_help=True, help="Tokens for the HTTP API (`beslut serve`): create, list, revoke.")
 app.add_typer(party_app, name="party")
 app.add_typer(audit_app, name="audit")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(contact_app, name="contact")
+app.add_typer(token_app, name="token")
 
 
 def main(argv: list[str] | None = None) -> None:

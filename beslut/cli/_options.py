@@ -13,6 +13,7 @@ import typer
 from beslut.clock import STOCKHOLM
 from beslut.errors import InvalidInput, NotFound
 from beslut.persistence import DEFAULT_DATABASE, open_store
+from beslut.persistence.schema import require_current_store
 from beslut.workflow import CommandResult, Engine
 
 Db = Annotated[
@@ -73,6 +74,12 @@ def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = 
     if must_exist and not store.is_initialised():
         store.close()
         raise NotFound(f"database {describe_db(db)} is not initialised: run `beslut init` first")
+    if must_exist:
+        try:
+            require_current_store(store)  # behind or ahead of this beslut: refuse, never migrate implicitly
+        except BaseException:
+            store.close()
+            raise
     engine = Engine(store, actor=actor or "cli")
     _OPENED.append(engine)
     return engine

@@ -31,6 +31,7 @@ from beslut.cli._options import Db, Json, describe_db, emit_json
 from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
 from beslut.persistence import DEFAULT_DATABASE, Store, open_store
+from beslut.persistence.schema import require_current_store
 from beslut.states.audit_chain import AuditRecord
 from beslut.workflow.views import case_status
 
@@ -49,6 +50,7 @@ def read_only_store(db: str | None) -> Iterator[Store]:
     try:
         if not store.is_initialised():
             raise NotFound(f"database {describe_db(db)} is not initialised: run `beslut init` first")
+        require_current_store(store)
         yield store
     finally:
         store.close()

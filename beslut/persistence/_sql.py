@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 
 from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
 from beslut.persistence import _tables as t
-from beslut.persistence.abc import Reader, Store, UnitOfWork
+from beslut.persistence.abc import ApiToken, Reader, Store, UnitOfWork
 from beslut.persistence.schema import schema_state
 from beslut.scheduler.deadlines import LADDER_KINDS, Deadline, DeadlineRow
 from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
@@ -151,6 +151,7 @@ _FINISH_OUTBOX = (
         claimed_until=None,
     )
 )
+_TOKEN_BY_HASH = select(t.API_TOKEN).where(t.API_TOKEN.c.token_sha256 == bindparam("digest"))
 _CLOSE_DEADLINE = (
     update(_D)
     .where(and_(_D.c.id == bindparam("b_id"), _D.c.status == "pending"))
@@ -281,6 +282,22 @@ class SqlReader(Reader):
         """max(seq) of audit_event (its primary key), 0 when empty."""
         head = self.connection.execute(_AUDIT_HEAD).first()
         return int(head[0]) if head is not None else 0
+
+    def api_tokens(self) -> list[ApiToken]:
+        """Every API token, by creation time then id."""
+        query = select(t.API_TOKEN).order_by(t.API_TOKEN.c.created_at, t.API_TOKEN.c.id)
+        return [ApiToken(**dict(row)) for row in self.connection.execute(query).mappings().all()]
+
+    def api_token_by_hash(self, token_sha256: str) -> ApiToken | None:
+        """The token with this secret hash, or None."""
+        row = self.connection.execute(_TOKEN_BY_HASH, {"digest": token_sha256}).mappings().first()
+        return ApiToken(**dict(row)) if row is not None else None
+
+    def known_parties(self) -> set[str]:
+        """Party keys named by any recommendation, as a party or as its coordinator."""
+        parties = self.connection.execute(select(t.PARTY_DECISION.c.party_key).distinct()).scalars().all()
+        coordinators = self.connection.execute(select(t.RECOMMENDATION.c.coordinator).distinct()).scalars().all()
+        return {*parties, *coordinators}
 
     def _party_rows(self, keys: list[str] | None) -> dict[str, list[Any]]:
         query = select(t.PARTY_DECISION)
@@ -605,6 +622,22 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
         """Write the daemon's heartbeat row."""
         self.connection.execute(delete(t.HEARTBEAT).where(t.HEARTBEAT.c.daemon_id == heartbeat.daemon_id))
         self.connection.execute(insert(t.HEARTBEAT).values(**asdict(heartbeat)))
+
+    def add_api_token(self, token: ApiToken) -> None:
+        """Insert a token row (only its hash)."""
+        try:
+            self.connection.execute(insert(t.API_TOKEN).values(**asdict(token)))
+        except IntegrityError as error:
+            raise Duplicate(f"API token {token.id!r} already exists") from error
+
+    def revoke_api_token(self, token_id: str, *, now: datetime) -> bool:
+        """Set revoked_at on an unrevoked token."""
+        result = self.connection.execute(
+            update(t.API_TOKEN)
+            .where(and_(t.API_TOKEN.c.id == token_id, t.API_TOKEN.c.revoked_at.is_(None)))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount == 1)
 
 
 class SqlStore(Store):

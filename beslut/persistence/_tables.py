@@ -184,6 +184,20 @@ class AuditEventRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("stream", "stream_seq", name="uq_audit_event_stream_seq"),)
 
 
+class ApiTokenRow(SQLModel, table=True):
+    """An API token: only the SHA-256 of the secret is kept, so a copy of the database lets nobody in."""
+
+    __tablename__ = "api_token"
+
+    id: str = Field(primary_key=True, max_length=32)
+    token_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    role: str = Field(max_length=20)
+    party: str | None = Field(default=None, max_length=64)
+    label: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+
+
 RECOMMENDATION = RecommendationRow.__table__  # type: ignore[attr-defined]
 PARTY_DECISION = PartyDecisionRow.__table__  # type: ignore[attr-defined]
 DEADLINE = DeadlineTableRow.__table__  # type: ignore[attr-defined]
@@ -192,4 +206,5 @@ META = MetaRow.__table__  # type: ignore[attr-defined]
 CONTACT = ContactRow.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 HEARTBEAT = HeartbeatRow.__table__  # type: ignore[attr-defined]
+API_TOKEN = ApiTokenRow.__table__  # type: ignore[attr-defined]
 METADATA = SQLModel.metadata

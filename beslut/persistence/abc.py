@@ -11,12 +11,26 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 
 from beslut.scheduler.deadlines import Deadline, DeadlineRow
 from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import AuditRecord
 from beslut.states.case import Case, Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiToken:
+    """An API token as stored: its id and the SHA-256 of its secret, never the secret itself."""
+
+    id: str
+    token_sha256: str
+    role: str
+    party: str | None
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 class Reader(ABC):
@@ -53,6 +67,18 @@ class Reader(ABC):
     @abstractmethod
     def heartbeats(self) -> list[Heartbeat]:
         """Every daemon's last heartbeat, most recent tick first."""
+
+    @abstractmethod
+    def api_tokens(self) -> list[ApiToken]:
+        """Every API token (revoked ones too), by creation time then id."""
+
+    @abstractmethod
+    def api_token_by_hash(self, token_sha256: str) -> ApiToken | None:
+        """The token whose secret hashes to *token_sha256* (revoked or not), or None."""
+
+    @abstractmethod
+    def known_parties(self) -> set[str]:
+        """Every party key that some recommendation names (as a party or as its coordinator)."""
 
     # -- cheap aggregate queries for operators' metrics (each one indexed or over a tiny table)
 
@@ -202,6 +228,18 @@ class UnitOfWork(Reader):
     def beat(self, heartbeat: Heartbeat) -> None:
         """Write a daemon's heartbeat row."""
 
+    @abstractmethod
+    def add_api_token(self, token: ApiToken) -> None:
+        """Insert a new API token.
+
+        Raises:
+            Duplicate: a token with that id or hash exists.
+        """
+
+    @abstractmethod
+    def revoke_api_token(self, token_id: str, *, now: datetime) -> bool:
+        """Mark the token revoked at *now*; False (and nothing changed) if unknown or already revoked."""
+
 
 class Store(ABC):
     """A database that holds recommendations, deadlines and the audit log."""
@@ -242,4 +280,4 @@ class Store(ABC):
         raise NotImplementedError
 
 
-__all__ = ["Reader", "Store", "UnitOfWork"]
+__all__ = ["ApiToken", "Reader", "Store", "UnitOfWork"]

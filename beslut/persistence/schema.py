@@ -22,6 +22,7 @@ Alembic is configured in code here; nobody needs an ``alembic.ini``.
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ BASELINE = "0001"
 LEGACY_SCHEMA_VERSION = "2"
 MIGRATION_LOCK = 0x6265736C7575  # PostgreSQL advisory lock key for upgrades (the audit append lock is ...74)
 _UPGRADE_HINT = "run `beslut db upgrade`"
+_REVISION_NAMES = ("revision", "down_revision")
 
 
 class SchemaMismatch(Refusal):
@@ -119,18 +121,65 @@ def alembic_config(connection: Connection | None = None, *, script_location: Pat
 
 @functools.lru_cache(maxsize=4)
 def script_directory(script_location: Path | None = None) -> ScriptDirectory:
-    """The parsed revisions (cached: they do not change while beslut runs)."""
+    """Alembic's view of the revisions (for running them; cached)."""
     from alembic.script import ScriptDirectory  # noqa: PLC0415
 
     return ScriptDirectory.from_config(alembic_config(script_location=script_location))
 
 
+@dataclass(frozen=True)
+class _Step:
+    revision: str
+    down_revision: str | None
+    description: str
+
+
+@functools.lru_cache(maxsize=4)
+def chain(script_location: Path | None = None) -> tuple[_Step, ...]:
+    """The revisions, oldest first, read from the files with :mod:`ast` (no Alembic import).
+
+    Every command checks the schema when it opens a database, and importing Alembic
+    costs more than the command itself; reading ``revision``/``down_revision`` from
+    the few version files does not. The chain must be linear (one head, no merges):
+    two revisions on one parent are a developer's mistake, refused here and by a test.
+    tests/persistence/test_migrations.py checks this reading agrees with Alembic's.
+    """
+    steps: dict[str, _Step] = {}
+    for path in sorted(((script_location or MIGRATIONS) / "versions").glob("*.py")):
+        module = ast.parse(path.read_text(encoding="utf-8"))
+        values: dict[str, object] = {}
+        for node in module.body:
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+            if isinstance(node, ast.Assign) and isinstance(target, ast.Name) and target.id in _REVISION_NAMES:
+                values[target.id] = ast.literal_eval(node.value)
+        revision, down = values.get("revision"), values.get("down_revision")
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            raise StoreError(f"migration {path.name}: revision and down_revision must be strings (no merges)")
+        doc = (ast.get_docstring(module) or "").strip()
+        steps[revision] = _Step(revision, down, doc.splitlines()[0] if doc else "")
+    children: dict[str | None, list[str]] = {}
+    for step in steps.values():
+        children.setdefault(step.down_revision, []).append(step.revision)
+    ordered: list[_Step] = []
+    parent: str | None = None
+    while parent in children:
+        following = children.pop(parent)
+        if len(following) != 1:
+            raise StoreError(f"the migrations branch after {parent or 'base'} ({', '.join(following)}): merge them")
+        parent = following[0]
+        ordered.append(steps[parent])
+    if len(ordered) != len(steps) or not ordered:
+        raise StoreError("the migrations do not form one chain from the baseline")
+    return tuple(ordered)
+
+
 def head_revision(script_location: Path | None = None) -> str:
-    """The one head. More than one is a developer's mistake (two revisions on one parent)."""
-    heads = script_directory(script_location).get_heads()
-    if len(heads) != 1:
-        raise StoreError(f"the migrations have {len(heads)} heads ({', '.join(heads)}): merge them")
-    return heads[0]
+    """The newest revision: what this beslut needs."""
+    return chain(script_location)[-1].revision
+
+
+def _ids(script_location: Path | None) -> list[str]:
+    return [step.revision for step in chain(script_location)]
 
 
 # ---------------------------------------------------------------- reading the state
@@ -138,26 +187,28 @@ def head_revision(script_location: Path | None = None) -> str:
 
 def schema_state(connection: Connection, *, script_location: Path | None = None) -> SchemaState:
     """Where the database behind *connection* stands; reads only."""
-    script = script_directory(script_location)
-    head = head_revision(script_location)
+    ids = _ids(script_location)
+    head = ids[-1]
     tables = set(inspect(connection).get_table_names())
-    if "alembic_version" not in tables:
+    versions: list[str] = []
+    if "alembic_version" in tables:  # (an empty one is what a downgrade to base leaves)
+        versions = [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
+    if not versions:
         if "audit_event" not in tables:
-            return SchemaState(current=None, head=head, empty=True, pending=_between(script, None, head))
+            return SchemaState(current=None, head=head, empty=True, pending=ids)
         legacy = _legacy_version(connection) if "beslut_meta" in tables else None
         if legacy != LEGACY_SCHEMA_VERSION:
             raise StoreError(f"database has beslut tables but no migration record (schema_version {legacy!r})")
-        return SchemaState(current=BASELINE, head=head, legacy=True, pending=_between(script, BASELINE, head))
-    versions = [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
+        return SchemaState(current=BASELINE, head=head, legacy=True, pending=ids[ids.index(BASELINE) + 1 :])
     if len(versions) != 1:
         raise StoreError(f"database records {len(versions)} schema revisions ({', '.join(versions)}); expected one")
     current = versions[0]
-    known = _known(script, current)
-    pending = _between(script, current, head) if known else []
+    known = current in ids
+    pending = ids[ids.index(current) + 1 :] if known else []
     return SchemaState(current=current, head=head, known=known, pending=pending)
 
 
-def require_current(connection: Connection) -> None:
+def require_current(connection: Connection, *, script_location: Path | None = None) -> None:
     """Refuse (exit 2) unless the database is exactly at this beslut's head.
 
     The one check every command but ``init`` and ``db …`` makes when it opens a
@@ -165,7 +216,7 @@ def require_current(connection: Connection) -> None:
     schema ahead of it may hold columns this code would silently ignore or break.
     An uninitialised database passes: the command's own "run `beslut init`" applies.
     """
-    state = schema_state(connection)
+    state = schema_state(connection, script_location=script_location)
     if state.status in ("current", "empty"):
         return
     if state.status == "ahead":
@@ -189,22 +240,21 @@ def require_current_store(store: Store) -> None:
 
 def history(connection: Connection | None) -> list[Revision]:
     """Every revision, oldest first, marked applied/current against the database (if given)."""
-    script = script_directory()
     state = schema_state(connection) if connection is not None else None
+    ids = _ids(None)
     applied: set[str] = set()
     if state is not None and state.current is not None and state.known:
-        applied = {rev.revision for rev in script.iterate_revisions(state.current, "base")}
-    out = [
+        applied = set(ids[: ids.index(state.current) + 1])
+    return [
         Revision(
-            revision=rev.revision,
-            down_revision=_down(rev.down_revision),
-            description=(rev.doc or "").strip().splitlines()[0] if rev.doc else "",
-            applied=rev.revision in applied,
-            current=state is not None and not state.empty and rev.revision == state.current,
+            revision=step.revision,
+            down_revision=step.down_revision,
+            description=step.description,
+            applied=step.revision in applied,
+            current=state is not None and not state.empty and step.revision == state.current,
         )
-        for rev in script.walk_revisions("base", "heads")
+        for step in chain(None)
     ]
-    return list(reversed(out))
 
 
 # ---------------------------------------------------------------- changing it
@@ -258,7 +308,8 @@ def upgrade(store: Store, *, to: str = "head", script_location: Path | None = No
                 f"database schema is at {before.shown}, newer than this beslut ({before.head}): upgrade beslut"
             )
         target = _resolve(to, script_location)
-        if before.current is not None and not before.empty and target not in _upto(before.current, script_location):
+        behind_current = _upto(before.current, script_location) - {before.current} if before.current else set()
+        if target in behind_current:
             raise SchemaMismatch(f"--to {to}: the database is already past it (at {before.current}); no downgrades")
         config = alembic_config(connection, script_location=script_location)
         if before.legacy:
@@ -323,41 +374,16 @@ def _legacy_version(connection: Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _known(script: ScriptDirectory, revision: str) -> bool:
-    from alembic.script.revision import RevisionError  # noqa: PLC0415
-    from alembic.util import CommandError  # noqa: PLC0415
-
-    try:
-        return script.get_revision(revision) is not None
-    except (CommandError, RevisionError):
-        return False
-
-
 def _resolve(to: str, script_location: Path | None) -> str:
-    script = script_directory(script_location)
+    ids = _ids(script_location)
     if to == "head":
-        return head_revision(script_location)
-    if not _known(script, to):
+        return ids[-1]
+    if to not in ids:
         raise SchemaMismatch(f"--to {to}: no such revision; see `beslut db history`")
-    revision = script.get_revision(to)
-    assert revision is not None
-    return revision.revision
+    return to
 
 
 def _upto(revision: str, script_location: Path | None) -> set[str]:
     """*revision* and every revision before it."""
-    script = script_directory(script_location)
-    return {rev.revision for rev in script.iterate_revisions(revision, "base")}
-
-
-def _between(script: ScriptDirectory, current: str | None, head: str) -> list[str]:
-    """Revisions after *current* up to *head*, oldest first."""
-    lower = current or "base"
-    revisions = [rev.revision for rev in script.iterate_revisions(head, lower)]
-    return [rev for rev in reversed(revisions) if rev != current]
-
-
-def _down(down: str | list[str] | tuple[str, ...] | None) -> str | None:
-    if down is None or isinstance(down, str):
-        return down
-    return ",".join(down)
+    ids = _ids(script_location)
+    return set(ids[: ids.index(revision) + 1])

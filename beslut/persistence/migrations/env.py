@@ -10,10 +10,15 @@ operations, the only way SQLite can alter most things about a table.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, create_engine
+from sqlmodel.sql.sqltypes import AutoString
 
 from beslut.persistence._tables import METADATA
+from beslut.persistence._types import AwareDateTime
 
 # Alembic keeps its own version table; never compare it against the metadata.
 _IGNORED_TABLES = frozenset({"alembic_version"})
@@ -23,8 +28,25 @@ def _include_object(_obj: object, name: str | None, type_: str, _reflected: bool
     return not (type_ == "table" and name in _IGNORED_TABLES)
 
 
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write beslut's column types so a generated revision imports and runs as it is.
+
+    sqlmodel's AutoString is a plain VARCHAR: written as ``sa.String``. AwareDateTime
+    (ISO text on SQLite, timestamptz on PostgreSQL) is imported from beslut itself.
+    """
+    if type_ != "type":
+        return False
+    if isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    if isinstance(obj, AwareDateTime):
+        autogen_context.imports.add("from beslut.persistence._types import AwareDateTime")
+        return "AwareDateTime()"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
+        render_item=_render_item,
         connection=connection,
         target_metadata=METADATA,
         render_as_batch=connection.dialect.name == "sqlite",

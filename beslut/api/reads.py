@@ -1,0 +1,171 @@
+"""The read endpoints: status, deadlines, outbox, contacts, the audit log and its verification.
+
+Every role may read (a valid token is still required). Each answer is the JSON
+document the matching CLI command prints with ``--json``; a recommendation's status
+carries its version as the ``ETag`` (and ``If-None-Match`` with that ETag gets a 304).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from beslut.api.auth import CurrentPrincipal, store_of
+from beslut.api.commands import case_response, engine_for
+from beslut.api.problems import AUDIT_BROKEN, PROBLEM_RESPONSES, problem_response
+from beslut.api.views import audit_record_json, contact_json, deadline_json, outbox_json
+from beslut.audit import service
+from beslut.workflow.views import case_status
+
+router = APIRouter(responses=PROBLEM_RESPONSES)
+
+
+@router.get(
+    "/recommendations",
+    name="list",
+    tags=["recommendations"],
+    summary="Every recommendation's status",
+    description='The same document as `beslut status --json`: {"recommendations": [...]}, oldest proposal first.',
+)
+def list_recommendations(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Every recommendation."""
+    return {"recommendations": [case_status(c) for c in engine_for(request, principal).cases()]}
+
+
+@router.get(
+    "/recommendations/{key}",
+    name="status",
+    tags=["recommendations"],
+    summary="One recommendation's status",
+    description="The same document as `beslut status KEY --json`; ETag is its version (send it back as If-Match).",
+    responses={304: {"description": "If-None-Match named the current version."}},
+)
+def status(
+    request: Request,
+    key: Annotated[str, Path(description="The recommendation's key.")],
+    principal: CurrentPrincipal,
+    if_none_match: Annotated[str | None, Header(description="An ETag from an earlier GET.")] = None,
+) -> Response:
+    """One recommendation, party by party."""
+    case = engine_for(request, principal).case(key)
+    seen = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
+    if f'"{case.version}"' in seen:
+        return Response(status_code=304, headers={"ETag": f'"{case.version}"'})
+    return case_response(case)
+
+
+@router.get(
+    "/recommendations/{key}/audit",
+    name="audit_stream",
+    tags=["audit"],
+    summary="One recommendation's audit events",
+    description="The same document as `beslut audit log KEY --json`: its events, oldest first, as stored.",
+)
+def audit_stream(
+    request: Request, key: Annotated[str, Path(description="The recommendation's key.")], principal: CurrentPrincipal
+) -> list[dict[str, Any]]:
+    """The recommendation's audit events."""
+    del principal  # any role may read
+    return [audit_record_json(r) for r in service.log_records(store_of(request), key)]
+
+
+@router.get(
+    "/audit/log",
+    name="audit_log",
+    tags=["audit"],
+    summary="The whole audit log",
+    description="The same document as `beslut audit log --json`: every event, oldest first, as stored.",
+)
+def audit_log(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """Every audit event."""
+    del principal
+    return [audit_record_json(r) for r in service.log_records(store_of(request), None)]
+
+
+@router.get(
+    "/audit/verify",
+    name="audit_verify",
+    tags=["audit"],
+    summary="Verify the audit log",
+    description=(
+        "The same report as `beslut audit verify --json`: hash chain, gap-free seq and stream_seq, legal "
+        "transitions. 200 with the report when it verifies. When it does not (the CLI exits 4): a 500 "
+        "problem document (type urn:beslut:problem:audit-broken) whose detail is the CLI's error line and "
+        "whose `report` member is the full report."
+    ),
+    responses={500: {"description": "The log does not verify: detail names the first bad seq; report is attached."}},
+)
+def audit_verify(request: Request, principal: CurrentPrincipal) -> JSONResponse:
+    """Verify the whole log."""
+    del principal
+    report = service.verify_store(store_of(request))
+    if report.ok:
+        return JSONResponse(report.as_dict())
+    return problem_response(
+        AUDIT_BROKEN,
+        f"audit log broken at seq {report.first_bad_seq}: {report.problem}",
+        instance=request.url.path,
+        extra={"report": report.as_dict()},
+    )
+
+
+@router.get(
+    "/deadlines",
+    name="deadlines",
+    tags=["scheduler"],
+    summary="Pending deadlines",
+    description="The same document as `beslut deadlines [KEY] --json`: pending timers, soonest first.",
+)
+def deadlines(
+    request: Request,
+    principal: CurrentPrincipal,
+    key: Annotated[str | None, Query(description="One recommendation; all when omitted.")] = None,
+) -> list[dict[str, Any]]:
+    """Pending deadlines and reminders."""
+    engine = engine_for(request, principal)
+    if key is not None:
+        engine.case(key)  # refuse an unknown key (404), as the CLI does
+    return [deadline_json(r) for r in engine.deadlines(status="pending", key=key)]
+
+
+@router.get(
+    "/outbox",
+    name="outbox",
+    tags=["scheduler"],
+    summary="Outgoing messages",
+    description="The same document as `beslut outbox --json`: reminders, escalations, digests and their delivery.",
+)
+def outbox(
+    request: Request,
+    principal: CurrentPrincipal,
+    status: Annotated[str | None, Query(description="queued | sent | failed | skipped")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="At most this many rows.")] = None,
+) -> list[dict[str, Any]]:
+    """The outbox."""
+    return [outbox_json(r) for r in engine_for(request, principal).outbox(status=status, limit=limit)]
+
+
+@router.get(
+    "/contacts",
+    name="contacts",
+    tags=["contacts"],
+    summary="Contacts",
+    description="The same document as `beslut contact list --json`.",
+)
+def contacts(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """Every contact."""
+    return [contact_json(c) for c in engine_for(request, principal).contacts()]
+
+
+@router.get(
+    "/whoami",
+    name="whoami",
+    tags=["tokens"],
+    summary="The caller",
+    description="The calling token's actor id (as the audit log records it), role and party.",
+)
+def whoami(principal: CurrentPrincipal) -> dict[str, Any]:
+    """Who the token says the caller is."""
+    return {"actor": principal.id, "role": principal.role, "party": principal.party}

@@ -1,0 +1,26 @@
+"""`beslut serve`: the HTTP API (see docs/api.md), run with uvicorn on the same store as the CLI."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from beslut.cli._app import app
+from beslut.cli._options import Db
+
+
+@app.command()
+def serve(
+    db: Db = None,
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The TCP port to listen on.", min=0, max=65535)] = 8000,
+) -> None:
+    """Serve the HTTP API (and the dashboard) with uvicorn until interrupted (Ctrl-C or SIGTERM)."""
+    import uvicorn  # noqa: PLC0415 - the server's imports stay out of other commands
+
+    from beslut.api import create_app  # noqa: PLC0415
+
+    api = create_app(db or os.environ.get("BESLUT_DB"))  # refuses a missing or uninitialised database
+    uvicorn.run(api, host=host, port=port, log_level="info")

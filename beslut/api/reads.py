@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from beslut.api.auth import CurrentPrincipal, store_of
 from beslut.api.commands import case_response, engine_for
 from beslut.api.problems import AUDIT_BROKEN, PROBLEM_RESPONSES, problem_response
-from beslut.api.views import audit_record_json, contact_json, deadline_json, outbox_json
+from beslut.api.views import audit_record_json, contact_json, deadline_json, heartbeat_json, outbox_json
 from beslut.audit import service
 from beslut.workflow.views import case_status
 
@@ -145,6 +145,18 @@ def outbox(
 ) -> list[dict[str, Any]]:
     """The outbox."""
     return [outbox_json(r) for r in engine_for(request, principal).outbox(status=status, limit=limit)]
+
+
+@router.get(
+    "/scheduler/daemons",
+    name="scheduler_status",
+    tags=["scheduler"],
+    summary="Scheduler daemons",
+    description="The same document as `beslut scheduler status --json`: each daemon's last heartbeat.",
+)
+def scheduler_status(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Each daemon's last heartbeat."""
+    return {"daemons": [heartbeat_json(b) for b in engine_for(request, principal).heartbeats()]}
 
 
 @router.get(

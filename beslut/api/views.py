@@ -2,7 +2,7 @@
 
 The CLI's versions live in :mod:`beslut.cli` (``deadline_json``, ``outbox_json``, the
 audit log's record dict), which the API may not import (nothing imports the CLI); the
-keys here must stay the same as there, and tests/api compares them with the CLI's
+keys here must stay the same as there (``scheduler status --json`` too), and tests/api compares them with the CLI's
 output so a drift fails.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from beslut.persistence.abc import ApiToken
 from beslut.scheduler.deadlines import DeadlineRow
-from beslut.scheduler.records import Contact, OutboxRecord
+from beslut.scheduler.records import Contact, Heartbeat, OutboxRecord
 from beslut.states.audit_chain import AuditRecord
 
 
@@ -46,6 +46,20 @@ def outbox_json(record: OutboxRecord) -> dict[str, Any]:
         "next_attempt_at": record.next_attempt_at.isoformat() if record.next_attempt_at else None,
         "last_error": record.last_error,
         "dedupe_key": record.dedupe_key,
+    }
+
+
+def heartbeat_json(beat: Heartbeat) -> dict[str, Any]:
+    """One daemon's heartbeat, as `scheduler status --json` prints it."""
+    return {
+        "daemon_id": beat.daemon_id,
+        "hostname": beat.hostname,
+        "pid": beat.pid,
+        "started_at": beat.started_at.isoformat(),
+        "last_tick_at": beat.last_tick_at.isoformat() if beat.last_tick_at else None,
+        "last_tick_handled": beat.last_tick_handled,
+        "last_delivered": beat.last_delivered,
+        "stopped_at": beat.stopped_at.isoformat() if beat.stopped_at else None,
     }
 
 

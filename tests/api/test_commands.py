@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 
-from tests.api.conftest import Api
+from beslut.scheduler.records import Heartbeat
+from beslut.workflow import Engine
+from tests.api.conftest import NOW, Api
 from tests.cli.helpers import ok
 from tests.conftest import KEY, PARTIES, spec_2022
 
@@ -142,6 +144,14 @@ class TestReads:
         assert ok("outbox", "--status", "sent", "--json", db=api.url).json() == api.get("/outbox", status="sent").json()
         assert ok("audit", "log", "--json", db=api.url).json() == api.get("/audit/log").json()
         assert ok("audit", "log", KEY, "--json", db=api.url).json() == api.get(f"/recommendations/{KEY}/audit").json()
+
+    def test_scheduler_daemons_is_the_cli_document(self, api: Api) -> None:
+        """GET /scheduler/daemons is `scheduler status --json`, here with one daemon's heartbeat."""
+        with Engine.open(api.url) as engine:
+            engine.beat(Heartbeat(daemon_id="d-1", hostname="h", pid=7, started_at=NOW, last_tick_at=NOW))
+        document = api.get("/scheduler/daemons", who="auditor").json()
+        assert ["d-1"] == [d["daemon_id"] for d in document["daemons"]]
+        assert ok("scheduler", "status", "--json", db=api.url).json() == document
 
     def test_verify(self, api: Api) -> None:
         """GET /audit/verify is the `audit verify --json` report."""

@@ -21,6 +21,7 @@ ENDPOINTS = {
     ("get", "/deadlines"),
     ("get", "/outbox"),
     ("get", "/contacts"),
+    ("get", "/scheduler/daemons"),
     ("put", "/contacts/{contact_id}"),
     ("get", "/whoami"),
 }

@@ -42,6 +42,7 @@ READS = [
     "/deadlines",
     "/outbox",
     "/contacts",
+    "/scheduler/daemons",
     "/whoami",
 ]
 

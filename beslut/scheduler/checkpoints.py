@@ -48,6 +48,8 @@ from beslut.scheduler.notifiers.config import ConfigError
 log = structlog.get_logger("beslut.scheduler")
 
 FILE_NAME: Final = re.compile(r"checkpoint-(\d{12})\.json\Z")
+TEMPORARY: Final = re.compile(r"\.checkpoint-.*\.tmp\Z")
+STALE_SECONDS: Final = 3600.0  # a temporary file this old was left by a daemon that died while writing
 _KEYS: Final = ("cron", "every", "key", "out", "full_verify_hours")
 _FIELD: Final = "scheduler.checkpoint"
 
@@ -208,9 +210,11 @@ class CheckpointJob:
     def newest(self) -> Found | None:
         """The newest checkpoint in ``out`` that loads and is signed by this key (others are logged and passed over)."""
         try:
-            names = sorted((n for n in os.listdir(self.settings.out) if FILE_NAME.match(n)), reverse=True)
+            listed = os.listdir(self.settings.out)
         except OSError as error:
             raise InvalidInput(f"cannot list {self.settings.out}: {error.strerror or error}") from None
+        self._remove_stale([n for n in listed if TEMPORARY.match(n)])
+        names = sorted((n for n in listed if FILE_NAME.match(n)), reverse=True)
         for name in names:
             path = self.settings.out / name
             try:
@@ -226,6 +230,17 @@ class CheckpointJob:
                 continue
             return Found(found, path)
         return None
+
+    def _remove_stale(self, names: list[str]) -> None:
+        """Remove temporary files left by a daemon that died between writing and linking (never a recent one)."""
+        for name in names:
+            path = self.settings.out / name
+            try:
+                if time.time() - path.stat().st_mtime > STALE_SECONDS:
+                    path.unlink()
+                    log.info("checkpoint_temporary_removed", daemon_id=self.daemon_id, file=str(path))
+            except FileNotFoundError:
+                continue  # another daemon removed it first
 
     def _write(self, result: Extension, started: float) -> Path | None:
         signed = result.checkpoint

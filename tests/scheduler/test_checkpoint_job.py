@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import stat
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -384,3 +386,29 @@ def test_bench_checkpoint_runs_and_prints_the_ratios(tmp_path: Path, capsys: pyt
     for label in ("raw sqlite3 + sha256 chain", "full verification + sign", "incremental + sign"):
         assert re.search(rf"^{re.escape(label)}.* +\d+\.\d{{3}} +\d+\.\d{{3}}x$", printed, re.MULTILINE), printed
     assert list(tmp_path.iterdir()) == []
+
+
+def test_full_verify_hours_zero_verifies_the_whole_log_every_run(
+    store: Store, key_pair: tuple[Path, Path], out: Path
+) -> None:
+    job = make_job(store, key_pair[0], out, hours=0)
+    with capture_logs() as logs:
+        assert job.run() is not None
+        grow(store, 10)
+        assert job.run() is not None
+    assert [e["mode"] for e in events_named(logs, "checkpoint_written")] == ["full", "full"]
+
+
+def test_a_stale_temporary_file_is_removed_and_a_fresh_one_is_left(
+    store: Store, key_pair: tuple[Path, Path], out: Path
+) -> None:
+    stale, fresh = out / ".checkpoint-dead.tmp", out / ".checkpoint-busy.tmp"
+    for path in (stale, fresh):
+        path.write_bytes(b"{")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    with capture_logs() as logs:
+        written = make_job(store, key_pair[0], out).run()
+    assert written is not None
+    assert sorted(p.name for p in out.iterdir()) == [fresh.name, written.name]
+    assert [e["file"] for e in events_named(logs, "checkpoint_temporary_removed")] == [str(stale)]

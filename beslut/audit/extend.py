@@ -22,7 +22,9 @@ What the new checkpoint asserts about seq 1..N is only what the previous one alr
 signed (its roots are folded in, not recomputed from rows an attacker could have
 changed), and about seq N+1..M only what was checked here. A change to an old row
 (seq <= N) after the previous checkpoint is therefore not *signed*, but neither is it
-*noticed* by this path: `audit verify --checkpoint` notices it, and so does the full
+*noticed* by this path (step 3 takes the older events of the streams it replays as they
+are read, hashing each but not re-checking its place in the chain, which would mean reading
+the log from there): `audit verify --checkpoint` notices it, and so does the full
 verification (:func:`full`) that the daemon runs at its start and at least every
 ``full_verify_hours``. docs/auditor.md has the whole argument.
 """

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
     from beslut.api.metrics import ApiMetrics
@@ -40,12 +39,12 @@ def _metrics(request: Request) -> ApiMetrics:
     summary="Prometheus metrics",
     description="Commands, refusals and request latency seen by this process, plus gauges read from the database.",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    responses={200: {"content": {"text/plain": {}, "application/openmetrics-text": {}}}},
 )
 async def metrics(request: Request) -> Response:
-    """Every metric in the Prometheus text format (the database gauges are read now)."""
-    body = await run_in_threadpool(_metrics(request).render)
-    return Response(content=body, media_type=CONTENT_TYPE_LATEST)
+    """Every metric, as text or OpenMetrics by the Accept header (the database gauges are read now)."""
+    body, content_type = await run_in_threadpool(_metrics(request).render, request.headers.get("accept"))
+    return Response(content=body, headers={"Content-Type": content_type})
 
 
 @router.get("/healthz", summary="Liveness", description="200 while the process serves requests; no database query.")

@@ -27,8 +27,9 @@ from typing import Any, Final
 
 import structlog
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from beslut.api.health import router as operator_router
@@ -102,9 +103,14 @@ class ApiMetrics:
         """Record one answered HTTP request."""
         self.latency.labels(method=method, route=route, status=str(status)).observe(seconds)
 
-    def render(self) -> bytes:
-        """Every metric in the Prometheus text exposition format (reads the database)."""
-        return generate_latest(self.registry)
+    def render(self, accept: str | None = None) -> tuple[bytes, str]:
+        """Every metric (reading the database now) and its content type.
+
+        The Prometheus text format, or OpenMetrics when the scraper's *accept* header
+        asks for it (Prometheus does), as prometheus_client negotiates it.
+        """
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
 
 
 class StoreCollector(Collector):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -113,6 +114,19 @@ class TestExposition:
         assert 1.0 == samples[("beslut_commands_total", (("kind", "decide"), ("result", "ok")))]
         assert all(name.startswith("beslut_") for name, _ in samples)
 
+    def test_openmetrics_when_the_scraper_asks_for_it(self, client: TestClient) -> None:
+        """Prometheus asks for OpenMetrics in its Accept header; the answer parses with the OpenMetrics parser."""
+        client.app.state.metrics.record_command("decide", "forbidden")  # type: ignore[attr-defined]
+        response = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        assert 200 == response.status_code
+        assert response.headers["content-type"].startswith("application/openmetrics-text")
+        assert response.text.endswith("# EOF\n")
+        parsed = {f.name: f for f in openmetrics_families(response.text)}
+        assert "counter" == parsed["beslut_refusals"].type
+        forbidden = [s for s in parsed["beslut_refusals"].samples if s.labels == {"reason": "forbidden"}]
+        assert [1.0] == [s.value for s in forbidden if s.name == "beslut_refusals_total"]
+        assert "gauge" == parsed["beslut_audit_head_seq"].type
+
     def test_request_latency_is_labelled_by_route_template_not_path(self, client: TestClient) -> None:
         """Two keys, one route label: clients cannot blow up the label set; unknown paths share one label."""
         client.get("/things/a")
@@ -141,7 +155,9 @@ class TestCommandCounters:
         for result in COMMAND_RESULTS:
             metrics.record_command("decide", result)
         metrics.record_command("decide", "conflict", reason="stale_version")
-        text = metrics.render().decode()
+        body, content_type = metrics.render()
+        assert content_type.startswith("text/plain; version=0.0.4")
+        text = body.decode()
         samples = {
             (s.name, tuple(sorted(s.labels.items()))): s.value
             for f in text_string_to_metric_families(text)

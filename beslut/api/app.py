@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beslut.api import commands, reads
+from beslut.api import commands, reads, tokens
 from beslut.api.metrics import install_metrics
 from beslut.api.problems import (
     INTERNAL,
@@ -38,6 +38,8 @@ from beslut.errors import BeslutError, NotFound
 from beslut.persistence import DEFAULT_DATABASE, Store, open_store
 from beslut.persistence.schema import require_current_store
 from beslut.states.calendar import BusinessCalendar
+from beslut.web import dashboard_router
+from beslut.workflow import Engine
 
 log = structlog.get_logger("beslut.api")
 
@@ -126,6 +128,13 @@ def create_app(
     install_metrics(app, store, clock=clock)
     app.include_router(commands.router)
     app.include_router(reads.router)
+    app.include_router(  # the coordinators' pages at / (beslut/web, docs/dashboard.md); any valid token reads
+        dashboard_router(
+            Engine(store, clock=app.state.clock, calendar=app.state.calendar),
+            authenticate=lambda secret: tokens.authenticate(store, secret),
+            clock=app.state.clock,
+        )
+    )
     _install_handlers(app)
     return app
 

@@ -434,6 +434,30 @@ def test_a_failing_revision_changes_nothing(store_url: str, tmp_path: Path, conn
     assert 0 == run("db", "upgrade", db=store_url).code  # and the real upgrade still works after it
 
 
+def test_upgrade_step_by_step_with_to(store_url: str) -> None:
+    """--to stops at a shipped revision: the database is then BEHIND and refused until upgraded; no downgrades."""
+    ids = [step.revision for step in sch.chain()]
+    assert len(ids) >= 2, "needs a revision after the baseline"
+    restore_previous_release(store_url)
+    partial = run("db", "upgrade", "--to", ids[-2], "--json", db=store_url)
+    assert 0 == partial.code, partial.stderr
+    assert ids[1:-1] == partial.json()["applied"]
+    assert "behind" == partial.json()["status"]
+    behind = run("status", db=store_url)
+    assert 2 == behind.code
+    assert [
+        f"error: database schema is at {ids[-2]}, this beslut needs {ids[-1]}: run `beslut db upgrade`"
+    ] == behind.error_lines
+    at = raw_dump(store_url)
+    back = run("db", "upgrade", "--to", sch.BASELINE, db=store_url)
+    assert 2 == back.code
+    assert "no downgrades" in back.stderr
+    assert at == raw_dump(store_url)
+    rest = run("db", "upgrade", "--json", db=store_url)
+    assert [ids[-1]] == rest.json()["applied"]
+    assert 0 == run("status", db=store_url).code
+
+
 def test_upgrade_to_an_unknown_revision_is_refused(store_url: str) -> None:
     restore_previous_release(store_url)
     before = raw_dump(store_url)

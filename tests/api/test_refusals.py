@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 
 from tests.api.conftest import Api
-from tests.cli.helpers import run
+from tests.cli.helpers import run, tamper_audit
 from tests.conftest import KEY, spec_2022
 
 PARTY = f"/recommendations/{KEY}/parties/2380"
@@ -282,3 +282,15 @@ def test_two_clients_with_the_same_etag_one_wins(api: Api) -> None:
         thread.join()
     assert [200, 409] == sorted(codes.values()), codes
     assert int(etag.strip('"')) + 1 == api.status()["version"]
+
+
+def test_a_tampered_log_fails_verification(api: Api) -> None:
+    """GET /audit/verify on a tampered log: 500 audit-broken, the CLI's line as detail, the full report attached."""
+    tamper_audit(api.url, seq=1)
+    response = api.get("/audit/verify", who="auditor")
+    assert 500 == response.status_code
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert "urn:beslut:problem:audit-broken" == problem["type"]
+    assert cli_error(api, "audit", "verify") == problem["detail"]
+    assert (False, 1) == (problem["report"]["ok"], problem["report"]["first_bad_seq"])

@@ -1,8 +1,9 @@
 """The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright, against a real server.
 
-A uvicorn server (tests/web/server.py) serves the app over an SQLite file holding the
-Mini-Maria demo and the open 2026 round (tests/web/data.py), with the clock at
-2026-02-02 so Ragunda is overdue. The tests sign in through the form, read the
+A uvicorn server (tests/web/server.py) serves the whole application (`create_app`, as
+`beslut serve` does) over an SQLite file holding the Mini-Maria demo and the open 2026
+round (tests/web/data.py), with the clock at 2026-02-02 so Ragunda is overdue; the
+token is made with `beslut token create --role auditor`, as a user would. The tests sign in through the form, read the
 matrix (states, colours, the overdue mark), open a recommendation (every audit
 event in the timeline, an allocation that adds up, diagrams that load), read the
 same pages with JavaScript switched off, and save screenshots in
@@ -19,10 +20,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
+from beslut.api import create_app
 from beslut.clock import FixedClock
 from beslut.persistence import Store, open_store
 from beslut.workflow import Engine
-from tests.web.conftest import TOKEN, make_app
+from tests.cli.helpers import ok
 from tests.web.data import KEY_2022, OPEN_KEY, OPEN_TITLE, PARTIES, TODAY, load_file
 from tests.web.server import serving
 
@@ -47,19 +49,34 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An SQLite file with the demo played into it and the open round added."""
     path = tmp_path_factory.mktemp("browser") / "demo.db"
     load_file(path)
-    store = open_store(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def token(demo_path: Path) -> str:
+    """A reader's token, from `beslut token create --role auditor` (printed alone on stdout)."""
+    secret = ok("token", "create", "--role", "auditor", db=str(demo_path)).stdout.strip()
+    assert secret
+    assert 1 == len(secret.split())
+    return secret
+
+
+@pytest.fixture(scope="module")
+def demo_file(demo_path: Path) -> Iterator[Store]:
+    """The demo file's store, for the server and for reading what the page should show."""
+    store = open_store(str(demo_path))
     yield store
     store.close()
 
 
 @pytest.fixture(scope="module")
-def base_url(demo_file: Store) -> Iterator[str]:
-    """The base URL of a real uvicorn server running the app over the demo file."""
-    with serving(make_app(demo_file, FixedClock(TODAY))) as url:
+def base_url(demo_file: Store, token: str) -> Iterator[str]:
+    """The base URL of a real uvicorn server running the whole application over the demo file."""
+    with serving(create_app(demo_file, clock=FixedClock(TODAY))) as url:
         yield url
 
 
@@ -93,18 +110,18 @@ def context(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Browse
     opened.close()
 
 
-def sign_in(page: Page, base_url: str) -> None:
+def sign_in(page: Page, base_url: str, token: str) -> None:
     """Open the dashboard, get sent to the login form, and sign in with the token."""
     page.goto(f"{base_url}/")
     expect(page).to_have_url(f"{base_url}/logga-in?next=%2F")
-    page.fill("#token", TOKEN)
+    page.fill("#token", token)
     page.click("#inloggning button[type=submit]")
     expect(page).to_have_url(f"{base_url}/")
 
 
 class TestSignIn:
     def test_a_wrong_token_is_refused_and_the_cookie_is_httponly_and_strict(
-        self, context: BrowserContext, base_url: str
+        self, context: BrowserContext, base_url: str, token: str
     ) -> None:
         """The form refuses a wrong token on the page; a right one sets beslut_token HttpOnly, SameSite=Strict."""
         page = context.new_page()
@@ -113,9 +130,9 @@ class TestSignIn:
         page.click("#inloggning button[type=submit]")
         expect(page.locator("#fel")).to_have_text("Nyckeln är inte giltig.")
         assert [] == context.cookies()
-        sign_in(page, base_url)
+        sign_in(page, base_url, token)
         (cookie,) = context.cookies()
-        assert ("beslut_token", TOKEN) == (cookie["name"], cookie["value"])
+        assert ("beslut_token", token) == (cookie["name"], cookie["value"])
         assert cookie["httpOnly"] is True
         assert "Strict" == cookie["sameSite"]
         page.click(".utloggning button")
@@ -126,10 +143,10 @@ class TestSignIn:
 
 
 class TestMatrix:
-    def test_cells_colours_and_the_overdue_party(self, context: BrowserContext, base_url: str) -> None:
+    def test_cells_colours_and_the_overdue_party(self, context: BrowserContext, base_url: str, token: str) -> None:
         """Known parties show their state and colour; Ragunda is highlighted overdue, the Region is not."""
         page = context.new_page()
-        sign_in(page, base_url)
+        sign_in(page, base_url, token)
         matrix = page.locator("#matris")
         expect(matrix).to_be_visible()
         expect(matrix.locator("thead th a")).to_have_text([OPEN_TITLE])
@@ -155,10 +172,10 @@ class TestMatrix:
         expect(page.locator("#idag")).to_have_text("2026-02-02")
         save(page, "matris", context)
 
-    def test_all_recommendations_include_the_demo(self, context: BrowserContext, base_url: str) -> None:
+    def test_all_recommendations_include_the_demo(self, context: BrowserContext, base_url: str, token: str) -> None:
         """The link to all recommendations adds the demo's 2022 and 2025 columns, everyone final there."""
         page = context.new_page()
-        sign_in(page, base_url)
+        sign_in(page, base_url, token)
         page.click("text=Visa även avslutade")
         expect(page.locator("#matris thead th[data-rekommendation]")).to_have_count(3)
         final = page.locator(f'#matris td[data-rekommendation="{KEY_2022}"][data-tillstand="final"]')
@@ -167,10 +184,12 @@ class TestMatrix:
 
 
 class TestRecommendation:
-    def test_timeline_allocation_and_diagrams(self, context: BrowserContext, base_url: str, demo_file: Store) -> None:
+    def test_timeline_allocation_and_diagrams(
+        self, context: BrowserContext, base_url: str, token: str, demo_file: Store
+    ) -> None:
         """From the matrix to the 2022 page: every audit event, shares adding up to 5 000 000, both diagrams drawn."""
         page = context.new_page()
-        sign_in(page, base_url)
+        sign_in(page, base_url, token)
         page.click("text=Visa även avslutade")
         page.click(f'#matris th[data-rekommendation="{KEY_2022}"] a')
         expect(page).to_have_url(f"{base_url}/rekommendationer/{KEY_2022}")
@@ -204,10 +223,10 @@ class TestRecommendation:
             assert box["width"] > 200  # the image was loaded and laid out (a broken image is a small icon)
         save(page, "rekommendation-2022", context)
 
-    def test_the_open_round_shows_its_next_deadlines(self, context: BrowserContext, base_url: str) -> None:
+    def test_the_open_round_shows_its_next_deadlines(self, context: BrowserContext, base_url: str, token: str) -> None:
         """The open round's page: Ragunda overdue in the party table, the next deadlines after the clock."""
         page = context.new_page()
-        sign_in(page, base_url)
+        sign_in(page, base_url, token)
         page.click(f'#matris th[data-rekommendation="{OPEN_KEY}"] a')
         expect(page.locator('#parter tr[data-part="2303"] td[data-forsenad="ja"]')).to_contain_text("Försenad")
         expect(page.locator('#parter tr[data-part="region-jh"] td[data-forsenad="nej"]')).to_have_count(1)

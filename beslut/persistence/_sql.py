@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
+from beslut import failpoints
 from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
 from beslut.persistence import _tables as t
 from beslut.persistence.abc import ApiToken, Reader, Store, UnitOfWork
@@ -707,7 +708,9 @@ class SqlStore(Store):
             except BaseException:
                 connection.rollback()
                 raise
+            failpoints.hit("uow.before_commit")
             connection.commit()
+            failpoints.hit("uow.after_commit")
 
     @contextmanager
     def reader(self) -> Iterator[Reader]:

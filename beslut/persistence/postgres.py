@@ -7,9 +7,9 @@ eventsourcing solves with an EXCLUSIVE table lock in ``PostgresApplicationRecord
 the lock is taken last in a command, after its row locks, so it cannot deadlock
 with them.
 
-``read_only=True`` (the auditor's commands) sets ``default_transaction_read_only`` on
-every connection and starts each read as ``REPEATABLE READ, READ ONLY``: one consistent
-snapshot that the server refuses to write in. Connect as a role that has SELECT only
+Every read (:meth:`PostgresStore.begin_read`) is ``REPEATABLE READ, READ ONLY``: one consistent
+snapshot that the server refuses to write in. ``read_only=True`` (the auditor's commands) also
+sets ``default_transaction_read_only`` on every connection. Connect as a role that has SELECT only
 (docs/auditor.md lists the GRANTs) and even a session that turned read-only off cannot write.
 """
 
@@ -50,10 +50,16 @@ class PostgresStore(SqlStore):
         super().__init__(engine, url)
 
     def begin_read(self, connection: Connection) -> None:
-        """A read snapshot; read-only stores make it REPEATABLE READ, READ ONLY (one snapshot for a whole audit)."""
+        """A read snapshot: REPEATABLE READ, READ ONLY, so every statement of the read sees the same commits.
+
+        READ COMMITTED (the server's default) takes a new snapshot per statement, and a case is
+        read in two statements (its row, then its parties' rows): a command committing in
+        between gave a case torn between two versions, its parties one step ahead of it
+        (found by tests/reliability/test_races.py). A read-only transaction never fails to
+        serialise, so this costs nothing but the snapshot.
+        """
         connection.begin()
-        if self.read_only:
-            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
     def serialise_appends(self, connection: Connection) -> None:
         """Take the audit-append advisory lock until commit."""

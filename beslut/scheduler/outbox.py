@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import structlog
 
+from beslut import failpoints
 from beslut.clock import Clock, later
 from beslut.persistence import Store
 from beslut.scheduler.notifiers.base import DeliveryError, Message, Notifier, Recipient
@@ -98,6 +99,7 @@ class OutboxDelivery:
             permanent = bool(getattr(problem, "permanent", False))
         except Exception as problem:  # a notifier bug must fail this message only, not stop delivery
             error = f"{type(problem).__name__}: {problem}"
+        failpoints.hit("outbox.after_send")
         now = self.clock.now()
         attempts = record.attempts + 1
         retry_at = None if error is None or permanent or attempts >= MAX_ATTEMPTS else later(now, backoff(attempts))

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from beslut import failpoints
 from beslut.clock import STOCKHOLM, Clock, SystemClock, later, today
 from beslut.errors import ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.persistence import Store, UnitOfWork, open_store
@@ -238,11 +239,13 @@ class Engine:
                 if should_stop is not None and should_stop():
                     self.release_claims(worker)  # hand what we hold to the next daemon at once
                     return fired
+            failpoints.hit("engine.tick_after_claim")
                 result = self._fire(row, now, worker)
                 if result is not None:
                     fired.append(result)
         return fired
 
+                failpoints.hit("engine.tick_after_fire")
     def release_claims(self, worker: str) -> int:
         """Give up every timer and message *worker* has leased but not handled (a daemon stopping)."""
         with self.store.unit_of_work() as uow:
@@ -382,11 +385,14 @@ class Engine:
             if wanted != deadlines_for(before):  # the rows already match the case's deadlines before the change
                 uow.sync_deadlines(after.key, wanted, now=now)
         return new_case, records
+        failpoints.hit("engine.after_save_case")
 
+        failpoints.hit("engine.after_append_events")
     def _fire(self, claimed: DeadlineRow, due_by: datetime, worker: str) -> Fired | None:
         """Fire one leased timer in one transaction; None if another worker got to it first."""
         recorded = self._now()
         with self.store.unit_of_work() as uow:
+        failpoints.hit("engine.after_sync_deadlines")
             case = self._load(uow, claimed.recommendation)  # the case first, then the timer: one lock order
             timer = uow.deadline_for_update(claimed.id)
             if timer is None or timer.status != "pending" or timer.claimed_by != worker:

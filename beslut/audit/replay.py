@@ -27,6 +27,7 @@ Two notions of "as of" (see docs/auditor.md):
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -43,6 +44,8 @@ from beslut.states.spec import parse_spec, spec_to_data
 from beslut.workflow.engine import CLOCK_TOLERANCE, event_from_record
 
 _DAY = timedelta(days=1)
+_UNPARSED: Any = object()
+_day = functools.lru_cache(maxsize=4096)(date.fromisoformat)  # legal dates repeat; bounded, so memory stays flat
 
 
 def recorded_instant(record: AuditRecord) -> datetime:
@@ -76,10 +79,17 @@ class Replayer:
         self.cases: dict[str, Case] = {}
         self.events = 0
 
-    def feed(self, record: AuditRecord) -> str | None:
-        """Apply *record*; return what is wrong with it (None when it is a legal next event of its stream)."""
+    def feed(self, record: AuditRecord, payload: Any = _UNPARSED) -> str | None:
+        """Apply *record*; return what is wrong with it (None when it is a legal next event of its stream).
+
+        *payload*: the record's payload already parsed (the chain check parses it), so it is not parsed twice.
+        """
         try:
-            event = event_from_record(record)
+            event = (
+                event_from_record(record)
+                if payload is _UNPARSED
+                else Event(kind=record.kind, stream=record.stream, valid_on=_day(record.valid_on), payload=payload)
+            )
         except (TypeError, ValueError) as error:
             return f"{record.kind} cannot be read as an event: {error}"
         before = self.cases.get(event.stream)
@@ -258,14 +268,14 @@ class AsOfRecorded:
     replayer: Replayer = field(default_factory=lambda: Replayer(whole_log=False))
     _closed: set[str] = field(default_factory=set)
 
-    def feed(self, record: AuditRecord) -> None:
+    def feed(self, record: AuditRecord, payload: Any = _UNPARSED) -> None:
         """Take *record* if its stream has not yet passed the instant (the record is known legal)."""
         if record.stream in self._closed:
             return
         if recorded_instant(record) > self.instant:
             self._closed.add(record.stream)
             return
-        problem = self.replayer.feed(record)
+        problem = self.replayer.feed(record, payload)
         if problem is not None:  # cannot happen for a record the full replay accepted; keep the stream whole
             self._closed.add(record.stream)
 
@@ -278,11 +288,11 @@ class AsOfValid:
     replayer: Replayer = field(default_factory=lambda: Replayer(whole_log=False))
     held_back: list[HeldBack] = field(default_factory=list)
 
-    def feed(self, record: AuditRecord) -> None:
+    def feed(self, record: AuditRecord, payload: Any = _UNPARSED) -> None:
         """Take *record* if its legal date is on or before the day and it applies; otherwise hold it back."""
-        if date.fromisoformat(record.valid_on) > self.day:
+        if _day(record.valid_on) > self.day:
             return
-        problem = self.replayer.feed(record)
+        problem = self.replayer.feed(record, payload)
         if problem is not None:
             self.held_back.append(HeldBack(record.seq, record.stream, record.kind, record.valid_on, problem))
 

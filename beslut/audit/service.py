@@ -166,16 +166,16 @@ def replay_store(
             if row.problem is not None:
                 raise AuditVerificationFailed(f"audit log broken at seq {chain.expected_seq}: {row.problem}")
             record = row.record
-            problem, _ = chain.check(record)
+            problem, payload = chain.check(record)
             if problem is None:
-                problem = full.feed(record)
+                problem = full.feed(record, payload)
             if problem is not None:
                 raise AuditVerificationFailed(f"audit log broken at seq {chain.expected_seq}: {problem}")
             chain.accept(record)
             if recorded is not None:
-                recorded.feed(record)
+                recorded.feed(record, payload)
             if valid is not None:
-                valid.feed(record)
+                valid.feed(record, payload)
         live = reader.list_cases() if check else None
     target = recorded.replayer if recorded is not None else valid.replayer if valid is not None else full
     cases = sorted(target.cases.values(), key=lambda c: (c.proposed_on, c.key))

@@ -14,6 +14,7 @@ is wrong, so the verifier names its seq instead of crashing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Generator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -58,7 +59,7 @@ def to_row(values: tuple[Any, ...]) -> Row:
                         seq=seq,
                         stream=stream.decode(),
                         stream_seq=stream_seq,
-                        recorded_at=format_instant(_aware(recorded_at.decode())),
+                        recorded_at=_stored_instant(recorded_at),
                         valid_on=valid_on.decode(),
                         kind=kind.decode(),
                         payload=payload.decode(),
@@ -77,7 +78,7 @@ def to_row(values: tuple[Any, ...]) -> Row:
                         seq=seq,
                         stream=stream,
                         stream_seq=stream_seq,
-                        recorded_at=format_instant(recorded_at),
+                        recorded_at=_format_instant(recorded_at),
                         valid_on=valid_on.isoformat(),
                         kind=kind,
                         payload=payload,
@@ -88,6 +89,20 @@ def to_row(values: tuple[Any, ...]) -> Row:
         except (AttributeError, ValueError):
             pass  # something is off (not text, not UTF-8, not an instant): the careful path below says what
     return _careful(values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _stored_instant(raw: bytes) -> str:
+    """An SQLite instant as the log hashes it; cached since one command's events share it (bounded: flat memory).
+
+    Raises:
+        ValueError: not UTF-8, or not an ISO 8601 instant with an offset (not cached).
+    """
+    return format_instant(_aware(raw.decode()))
+
+
+# PostgreSQL's instants, likewise (equal instants format alike, whatever their tzinfo).
+_format_instant = functools.lru_cache(maxsize=1024)(format_instant)
 
 
 def _careful(values: tuple[object, ...]) -> Row:

@@ -108,12 +108,12 @@ class Verifier:
                 failure = _Failure(chain.expected_seq, "read", f"the row cannot be read: {row.problem}")
                 break
             record = row.record
-            problem, _ = chain.check(record)
+            problem, payload = chain.check(record)
             if problem is not None:
                 failure = _Failure(chain.expected_seq, "chain", problem)
                 break
             if self.check_transitions:
-                problem = self.replayer.feed(record)
+                problem = self.replayer.feed(record, payload)
                 if problem is not None:
                     failure = _Failure(record.seq, "transition", problem)
                     break

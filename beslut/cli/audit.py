@@ -25,8 +25,10 @@ from beslut import render
 from beslut.audit import checkpoint as checkpoints
 from beslut.audit import keys, proofs, service
 from beslut.audit.export import verify_package
+from beslut.audit.rebuild import rebuild_into
 from beslut.audit.replay import parse_as_of
 from beslut.cli._app import audit_app
+from beslut.cli._into import empty_target
 from beslut.cli._options import Db, Json, describe_db, emit_json
 from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
@@ -265,11 +267,22 @@ def audit_replay(
     check: Annotated[
         bool, typer.Option("--check", help="Compare with the live tables; exit 4 showing every difference.")
     ] = False,
+    into: Annotated[
+        str | None,
+        typer.Option(
+            "--into",
+            help="Write the rebuild into this new SQLite file or empty PostgreSQL database: the events verbatim, "
+            "the recommendations, parties and timers as replayed.",
+        ),
+    ] = None,
     db: Db = None,
     json_output: Json = False,
 ) -> None:
     """Rebuild every recommendation from the audit log alone, through the same machines, and print it."""
     instant, day = parse_as_of(as_of_recorded, as_of_valid)
+    if into is not None:
+        _replay_into(into, db, json_output=json_output, as_of=instant is not None or day is not None, check=check)
+        return
     with read_only_store(db) as store:
         result = service.replay_store(store, as_of_recorded=instant, as_of_valid=day, check=check)
     differences = result.differences or []
@@ -298,6 +311,21 @@ def audit_replay(
         raise AuditVerificationFailed(
             f"the live tables differ from the replayed log in {len(differences)} place(s), first {differences[0]}"
         )
+
+
+def _replay_into(into: str, db: str | None, *, json_output: bool, as_of: bool, check: bool) -> None:
+    """`audit replay --into`: check the source log, then write a fresh database from it (see beslut.audit.rebuild)."""
+    if as_of or check:
+        raise InvalidInput("--into rebuilds the present from the whole log: leave out --as-of and --check")
+    with read_only_store(db) as source, empty_target(into) as target:
+        rebuilt = rebuild_into(source, target)
+    if json_output:
+        emit_json({"into": into, **dataclasses.asdict(rebuilt)})
+        return
+    typer.echo(
+        f"rebuilt {into}: {rebuilt.events} events copied verbatim, {rebuilt.recommendations} recommendations, "
+        f"{rebuilt.deadlines} pending timers"
+    )
 
 
 # ---------------------------------------------------------------- export

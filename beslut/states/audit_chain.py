@@ -1,4 +1,4 @@
-"""The audit log's hash chain: canonical bytes, hashes and the checks an auditor runs.
+r"""The audit log's hash chain: canonical bytes, hashes and the checks an auditor runs.
 
 Pure functions over plain records, so the same code verifies a live database, a
 read-only copy or an exported JSON Lines file. Each event's hash is
@@ -6,15 +6,27 @@ read-only copy or an exported JSON Lines file. Each event's hash is
 valid_on, kind, payload, prev_hash})``; the first event's ``prev_hash`` is 64 zeros.
 A change to any column of any row, a deleted, inserted, swapped or duplicated row
 breaks the chain at that row, which :func:`verify_chain` names.
+
+One encoder serves the writer, the reference check and the auditor's streamed verifier
+(:mod:`beslut.audit.chain`): RFC 8785 text built with the C-accelerated :mod:`json`
+encoder, which gives the very same bytes for every value the log holds. RFC 8785 sorts
+object keys by UTF-16 code units and escapes strings exactly as
+``json.dumps(ensure_ascii=False)`` does (the same seven short escapes, ``\\u00xx`` in lower
+case for the other control characters, nothing else); the two differ only for floats,
+integers beyond ±(2**53 - 1), keys that are not strings, characters outside the Basic
+Multilingual Plane (sorted differently) and lone surrogates. A value with any of those is
+handed to the `rfc8785` library itself (which refuses most of them), so the fast path can
+never produce text RFC 8785 would not. Tests hold the two equal on awkward values.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any, Final
 
 import rfc8785
@@ -66,11 +78,107 @@ class AuditRecord:
         }
 
 
+_MAX_INT: Final = 2**53 - 1
+
+
+def _make_encoder() -> Callable[[Any], str]:
+    """The C encoder with RFC 8785's separators and key order, built once (``json.dumps`` builds it per call)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the pure-Python encoder gives the same text
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+    encode = make(None, None, encode_basestring, None, ":", ",", True, False, False)
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode: Final = _make_encoder()
+
+
 def canonical_json(value: Any) -> str:
-    """RFC 8785 canonical JSON text of *value* (no floats allowed in the audit log)."""
-    _refuse_floats(value)
+    """RFC 8785 canonical JSON text of *value* (no floats allowed in the audit log).
+
+    Raises:
+        TypeError: a float anywhere in *value*.
+        ValueError: *value* has no RFC 8785 form (an integer beyond ±(2**53 - 1), a lone surrogate, …).
+    """
+    if _plain(value):
+        return _encode(value)
+    _refuse_floats(value)  # _plain stops at the first thing it cannot decide, which may come before a float
     text: str = rfc8785.dumps(value).decode("utf-8")
     return text
+
+
+def _plain(value: Any) -> bool:
+    """True when the fast encoder gives RFC 8785's text for *value*; False: ask the library.
+
+    Raises:
+        TypeError: a float anywhere in *value*.
+    """
+    kind = type(value)
+    if kind is str:
+        return _bmp(value)
+    if kind is dict:
+        return all(type(k) is str and _bmp(k) and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(item) for item in value)
+    if kind is int:
+        return bool(-_MAX_INT <= value <= _MAX_INT)
+    if value is None or kind is bool:
+        return True
+    _refuse_floats(value)
+    return False  # a tuple, a subclass, anything else: the library decides
+
+
+def _bmp(text: str) -> bool:
+    """True when *text* has no character outside the Basic Multilingual Plane and no lone surrogate."""
+    if text.isascii():
+        return True
+    try:
+        return len(text.encode("utf-16-le")) == 2 * len(text)
+    except UnicodeEncodeError:
+        return False
+
+
+class _NotPlain(Exception):
+    """The fast parser cannot decide; the library must."""
+
+
+def _refuse_number(_text: str) -> Any:
+    raise _NotPlain
+
+
+def _small_int(text: str) -> int:
+    value = int(text)
+    if len(text) > 15 and not -_MAX_INT <= value <= _MAX_INT:
+        raise _NotPlain
+    return value
+
+
+_DECODER: Final = json.JSONDecoder(parse_float=_refuse_number, parse_constant=_refuse_number, parse_int=_small_int)
+
+
+def parse_payload(payload: str) -> tuple[Any, bool]:
+    """Parse a stored payload; also say whether it is certainly RFC 8785 canonical (False: not decided here).
+
+    Raises:
+        ValueError: not JSON.
+    """
+    if _bmp(payload):
+        try:
+            value = _DECODER.decode(payload)
+        except _NotPlain:
+            pass
+        else:
+            return value, _encode(value) == payload
+    return json.loads(payload), False
+
+
+def is_canonical(payload: str, parsed: Any, known: bool) -> bool:
+    """True when *payload* is RFC 8785's form of *parsed* (*known*: :func:`parse_payload` already said so).
+
+    Raises:
+        TypeError, ValueError: *parsed* cannot be canonicalised (a float, a huge integer, a lone surrogate).
+    """
+    return known or canonical_json(parsed) == payload
 
 
 def format_instant(instant: datetime) -> str:
@@ -99,18 +207,24 @@ def compute_hash(
     text in RFC 8785 key order instead of being parsed and serialised again
     (:func:`hash_content` is the slow, obviously-right form; a test keeps them equal).
     """
-    text = (
-        '{"kind":' + _string(kind)
-        + ',"payload":' + payload
-        + ',"prev_hash":' + _string(prev_hash)
-        + ',"recorded_at":' + _string(recorded_at)
-        + ',"seq":' + str(int(seq))
-        + ',"stream":' + _string(stream)
-        + ',"stream_seq":' + str(int(stream_seq))
-        + ',"valid_on":' + _string(valid_on)
-        + "}"
-    )  # fmt: skip
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        text = (
+            f'{{"kind":{_string(kind)},"payload":{payload},"prev_hash":{_string(prev_hash)},'
+            f'"recorded_at":{_string(recorded_at)},"seq":{int(seq)},"stream":{_string(stream)},'
+            f'"stream_seq":{int(stream_seq)},"valid_on":{_string(valid_on)}}}'
+        ).encode()
+    except UnicodeEncodeError:  # a lone surrogate: the library says what is wrong
+        text = hash_content(
+            seq=seq,
+            stream=stream,
+            stream_seq=stream_seq,
+            recorded_at=recorded_at,
+            valid_on=valid_on,
+            kind=kind,
+            payload=payload,
+            prev_hash=prev_hash,
+        )
+    return hashlib.sha256(text).hexdigest()
 
 
 def hash_content(
@@ -139,9 +253,8 @@ def hash_content(
     return encoded
 
 
-def _string(value: str) -> str:
-    encoded: str = rfc8785.dumps(value).decode("utf-8")
-    return encoded
+# RFC 8785's form of a string is json's (ensure_ascii=False) for every string; a lone surrogate fails at encoding.
+_string: Final = encode_basestring
 
 
 def seal(
@@ -237,11 +350,11 @@ def _check(record: AuditRecord, expected_seq: int, prev_hash: str, stream_heads:
     if record.prev_hash != prev_hash:
         return f"prev_hash {record.prev_hash[:12]}… does not match the hash of seq {expected_seq - 1}"
     try:
-        parsed = json.loads(record.payload)
+        parsed, known = parse_payload(record.payload)
     except (TypeError, ValueError):
         return "payload is not valid JSON"
     try:
-        if canonical_json(parsed) != record.payload:
+        if not is_canonical(record.payload, parsed, known):
             return "payload is not in RFC 8785 canonical form"
         digest = record.recompute_hash()
     except (TypeError, ValueError) as error:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, text
 
 from beslut.errors import Refusal, StoreError
 
@@ -46,6 +46,7 @@ LEGACY_SCHEMA_VERSION = "2"
 MIGRATION_LOCK = 0x6265736C7575  # PostgreSQL advisory lock key for upgrades (the audit append lock is ...74)
 _UPGRADE_HINT = "run `beslut db upgrade`"
 _REVISION_NAMES = ("revision", "down_revision")
+_STATE_TABLES = ("alembic_version", "audit_event", "beslut_meta")  # fixed names, never user input
 
 
 class SchemaMismatch(Refusal):
@@ -189,7 +190,7 @@ def schema_state(connection: Connection, *, script_location: Path | None = None)
     """Where the database behind *connection* stands; reads only."""
     ids = _ids(script_location)
     head = ids[-1]
-    tables = set(inspect(connection).get_table_names())
+    tables = _present_tables(connection)
     versions: list[str] = []
     if "alembic_version" in tables:  # (an empty one is what a downgrade to base leaves)
         versions = [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
@@ -367,6 +368,23 @@ def _check_foreign_keys(connection: Connection) -> None:
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
     if broken:
         raise StoreError(f"the migration broke {len(broken)} foreign keys (first: {tuple(broken[0])}); rolled back")
+
+
+def _present_tables(connection: Connection) -> set[str]:
+    """Which of the tables that tell a schema's state exist, in one catalog query.
+
+    The reflection inspector's ``get_table_names`` costs several queries on PostgreSQL,
+    and this runs every time a command opens a database.
+    """
+    if connection.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({names})"
+    else:  # visible through search_path, as the unqualified names beslut uses are resolved
+        query = (
+            "SELECT relname FROM pg_class"
+            " WHERE relname IN ({names}) AND relkind IN ('r', 'p') AND pg_table_is_visible(oid)"
+        )
+    names = ", ".join(f"'{name}'" for name in _STATE_TABLES)
+    return {row[0] for row in connection.execute(text(query.format(names=names)))}
 
 
 def _legacy_version(connection: Connection) -> str | None:

@@ -326,3 +326,44 @@ def test_readers_never_see_an_audit_seq_before_the_ones_below_it_nor_a_torn_case
     assert statuses["torn"] == [], statuses  # every read showed each case at one commit
     assert statuses["reads"] > 5, statuses
     check_log(postgres_url)
+
+
+def test_two_proposals_of_one_key_exactly_one_is_registered(racers: Racers, store_url: str, tmp_path: Path) -> None:
+    """Four processes propose the same new key: one registers it, the others are refused (exit 2)."""
+    with api(store_url) as engine:
+        engine.init()
+    spec = tmp_path / "race.toml"
+    spec.write_text(spec_text(KEY), encoding="utf-8")
+    outcomes = race(racers, store_url, tmp_path, [["propose", str(spec), "--on", "2022-06-03"]] * 4)
+    winners = check_losers(outcomes, codes={2})
+    assert len(winners) == 1, outcomes
+    assert all("already exists" in o.stderr for o in outcomes if o.code == 2), outcomes
+    assert [r.kind for r in events(store_url)] == ["recommendation.proposed"]
+    check_log(store_url)
+
+
+def test_ticks_against_a_decision_on_the_reply_date_fire_each_timer_once(
+    racers: Racers, store_url: str, tmp_path: Path
+) -> None:
+    """Two ticks just after the reply date race two decisions of one party made on it: each timer fires once."""
+    recommended(store_url)
+    tick = ["tick", "--now", "2022-10-01T00:30:00+02:00"]
+    outcomes = race(racers, store_url, tmp_path, [tick, tick, decide("2380", "approved", 1, "--on", "2022-09-30"),
+                                                  decide("2380", "approved", 2, "--on", "2022-09-30")])  # fmt: skip
+    winners = check_losers(outcomes, codes={2})
+    assert [o.name for o in winners].count("tick") == 2, outcomes
+    assert [o.name for o in winners].count("party decide") == 1, outcomes
+    log = events(store_url)
+    overdue = [json.loads(r.payload)["party"] for r in log if r.kind == "party.overdue"]
+    decided = [r for r in log if r.kind == "party.decided"]
+    assert sorted(overdue) == sorted(p for p in PARTIES if p != "2380") or sorted(overdue) == sorted(PARTIES)
+    assert len(decided) == 1
+    if "2380" in overdue:  # the tick came first: the decision is late, after the overdue mark
+        assert next(r.seq for r in log if r.kind == "party.overdue" and '"2380"' in r.payload) < decided[0].seq
+    with api(store_url) as engine:
+        fired = [d for d in engine.deadlines(status=None) if d.status == "done"]
+        outbox = engine.outbox()
+    assert len({d.identity for d in fired}) == len(fired)  # no timer fired twice
+    keys = [(m.recommendation, m.party, m.kind, m.due_at, m.contact_id) for m in outbox]
+    assert len(set(keys)) == len(keys)
+    check_log(store_url)

@@ -141,7 +141,10 @@ def deadlines(
         if not ics.parent.is_dir():
             raise InvalidInput(f"--ics: directory {ics.parent} does not exist")
         cases = {c.key: c for c in engine.cases()}
-        ics.write_bytes(calendar_bytes(rows, cases))
+        try:
+            ics.write_bytes(calendar_bytes(rows, cases))
+        except OSError as error:  # a directory, a name too long, no permission, a full disk
+            raise InvalidInput(f"--ics: cannot write {ics}: {error.strerror or error}") from None
     if json_output:
         emit_json([deadline_json(r) for r in rows])
         return

@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ from beslut.states.spec import RecommendationSpec, parse_spec_text
 TICK_BATCH = 100
 CLOCK_TOLERANCE = timedelta(minutes=5)
 TIMER_LEASE = timedelta(minutes=5)
+EARLIEST_TICK = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,6 +223,8 @@ class Engine:
             raise InvalidInput("tick needs an instant with a time zone")
         if now > self.clock.now() + CLOCK_TOLERANCE:
             raise InvalidInput(f"tick at {now.isoformat()} is in the future (now {self._now().isoformat()})")
+        if now < EARLIEST_TICK:  # nothing can be due then, and instants near year 1 overflow in UTC
+            raise InvalidInput(f"tick at {now.isoformat()} is before {EARLIEST_TICK.year}")
         worker = worker or f"tick-{os.getpid()}"
         fired: list[Fired] = []
         while limit is None or len(fired) < limit:
@@ -276,6 +280,8 @@ class Engine:
         """Outbox messages, by due instant."""
         if status is not None and status not in OUTBOX_STATUSES:
             raise InvalidInput(f"--status must be one of {', '.join(OUTBOX_STATUSES)}, got {status!r}")
+        if limit is not None and not 1 <= limit <= MAX_LIMIT:  # SQLite reads -1 as "all"; 2**64 overflows
+            raise InvalidInput(f"--limit must be between 1 and {MAX_LIMIT}, got {limit}")
         with self.store.reader() as reader:
             return reader.outbox(status=status, limit=limit)
 

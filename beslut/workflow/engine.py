@@ -239,17 +239,17 @@ class Engine:
                 )
             if not claimed:
                 break
+            failpoints.hit("engine.tick_after_claim")
             for row in claimed:
                 if should_stop is not None and should_stop():
                     self.release_claims(worker)  # hand what we hold to the next daemon at once
                     return fired
-            failpoints.hit("engine.tick_after_claim")
                 result = self._fire(row, now, worker)
+                failpoints.hit("engine.tick_after_fire")
                 if result is not None:
                     fired.append(result)
         return fired
 
-                failpoints.hit("engine.tick_after_fire")
     def release_claims(self, worker: str) -> int:
         """Give up every timer and message *worker* has leased but not handled (a daemon stopping)."""
         with self.store.unit_of_work() as uow:
@@ -385,20 +385,20 @@ class Engine:
                 all_events.extend(follow)
         for before, after in changed:
             uow.save_case(after, expected_version=before.version, now=now)
+        failpoints.hit("engine.after_save_case")
         records = uow.append_events(all_events, recorded_at=now)
+        failpoints.hit("engine.after_append_events")
         for before, after in changed:
             wanted = deadlines_for(after)
             if wanted != deadlines_for(before):  # the rows already match the case's deadlines before the change
                 uow.sync_deadlines(after.key, wanted, now=now)
+        failpoints.hit("engine.after_sync_deadlines")
         return new_case, records
-        failpoints.hit("engine.after_save_case")
 
-        failpoints.hit("engine.after_append_events")
     def _fire(self, claimed: DeadlineRow, due_by: datetime, worker: str) -> Fired | None:
         """Fire one leased timer in one transaction; None if another worker got to it first."""
         recorded = self._now()
         with self.store.unit_of_work() as uow:
-        failpoints.hit("engine.after_sync_deadlines")
             case = self._load(uow, claimed.recommendation)  # the case first, then the timer: one lock order
             timer = uow.deadline_for_update(claimed.id)
             if timer is None or timer.status != "pending" or timer.claimed_by != worker:

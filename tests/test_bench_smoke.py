@@ -34,3 +34,21 @@ def test_bench_tick_runs_and_prints_the_ratio(tmp_path: Path, capsys: pytest.Cap
     assert tick_main(argv) == 0
     out = capsys.readouterr().out
     assert "ratio" in out.lower()
+
+
+def test_bench_api_runs_against_a_real_server_and_prints_the_ratios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/bench_api.py --smoke starts a real uvicorn process, measures every row and cleans up."""
+    from bench.bench_api import main as api_main  # noqa: PLC0415
+
+    assert api_main(["--smoke", "--db-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for operation in ("status", "decide"):
+        for clients in (1, 4):
+            assert re.search(rf"^{operation} +{clients} +16 +\d+ +\d+ ", out, re.MULTILINE), out
+            assert re.search(
+                rf"^ratio http/engine \({operation}, {clients} client\(s\)\): \d+\.\d+x$", out, re.MULTILINE
+            )
+    assert re.search(r"^healthz +1 +16 +\d+ +- ", out, re.MULTILINE), out  # the HTTP floor, no engine side
+    assert list(tmp_path.iterdir()) == []  # the database and the server's log are removed

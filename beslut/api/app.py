@@ -143,7 +143,8 @@ def _count(request: Request, kind: Kind) -> None:
     """Count a refused command (a route in :data:`~beslut.api.commands.COMMAND_KINDS`) under its result."""
     route = request.scope.get("route")
     name = getattr(route, "name", None)
-    if name in commands.COMMAND_KINDS:
+    # A request only partly matching a command's route (GET on a POST path: 405) is not that command.
+    if name in commands.COMMAND_KINDS and request.method in getattr(route, "methods", ()):
         request.app.state.metrics.record_command(name, kind.result)
 
 

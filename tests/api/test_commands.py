@@ -192,3 +192,10 @@ class TestMetrics:
         text = api.client.get("/metrics").text
         for result in ("ok", "conflict", "forbidden", "invalid"):
             assert f'beslut_commands_total{{kind="decide",result="{result}"}} 1.0' in text, result
+
+    def test_a_wrong_method_is_not_counted_as_a_command(self, api: Api) -> None:
+        """GET on a command's path is 405 (a problem document) and no decide is counted."""
+        response = api.get(f"/recommendations/{KEY}/parties/2380/decide")
+        assert 405 == response.status_code
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert 'kind="decide"' not in api.client.get("/metrics").text

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Final
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 
@@ -68,6 +68,21 @@ async def read_form(request: Request) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         raise FormError("the form is not valid UTF-8 urlencoded text", 400) from None
     return {name: values[0] for name, values in fields.items() if values}
+
+
+def same_site_post(request: Request) -> bool:
+    """False when a browser says the form was posted from another site (its Origin names another host).
+
+    SameSite=Strict protects the cookie once set, not the login itself: without this check
+    another site could post its own token and sign a visitor in as someone else (login
+    CSRF). Only the host is compared, so a proxy that ends TLS in front of the app passes.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser's cross-site form post (curl, tests, older browsers on same-origin)
+    if origin == "null":
+        return False  # an opaque origin: a sandboxed frame, or a page that hides where it is
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
 
 
 def safe_next(target: str | None) -> str:

@@ -90,6 +90,16 @@ class TestSigningIn:
         assert 303 == response.status_code
         assert "/" == response.headers["location"]
 
+    def test_a_login_posted_from_another_site_is_refused(self, client: TestClient) -> None:
+        """Login CSRF: a form posted from another origin cannot sign the visitor in (403, no cookie)."""
+        body = f"token={TOKEN}&next=%2F"
+        for origin in ("https://evil.example", "null", "http://testserver.evil.example"):
+            response = client.post("/logga-in", content=body, headers={**FORM, "Origin": origin})
+            assert 403 == response.status_code
+            assert "set-cookie" not in response.headers
+        response = client.post("/logga-in", content=body, headers={**FORM, "Origin": "http://testserver"})
+        assert 303 == response.status_code
+
     def test_a_form_of_another_type_or_too_large_is_refused(self, client: TestClient) -> None:
         """Only a small urlencoded body is read: multipart is 415, over 8 KiB is 413; no cookie either way."""
         response = client.post(

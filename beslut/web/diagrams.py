@@ -75,7 +75,9 @@ def _draw(machine: str, fmt: str, current: str | None) -> str:
         initial=definition["initial"],
         auto_transitions=False,
         graph_engine=_ENGINES[fmt],
-        title=definition["name"],
+        # transitions writes the title as Mermaid's YAML front matter verbatim; Mermaid reads a `title:` key
+        # there (a bare string is parsed and dropped), Graphviz prints it as it is.
+        title=f"title: {definition['name']}" if fmt == "mermaid" else definition["name"],
         show_conditions=True,
     ).add_model(model, initial=current or definition["initial"])
     graph = model.get_graph()  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ its new version as the ``ETag``. A refusal is an exception that the handlers of
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
@@ -26,6 +26,7 @@ from beslut.workflow import CommandResult, Engine
 from beslut.workflow.views import case_status
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
+T = TypeVar("T")
 
 Key = Annotated[str, Path(description="The recommendation's key, e.g. svom-2022-mini-maria.")]
 PartyKey = Annotated[str, Path(description="The party's key, e.g. 2380 (Östersund).")]
@@ -87,13 +88,18 @@ def case_response(case: Case, *, status_code: int = 200, headers: dict[str, str]
     return JSONResponse(case_status(case), status_code=status_code, headers={**etag, **(headers or {})})
 
 
-def execute(
+def execute(request: Request, principal: Principal, kind: str, action: Callable[[Engine], T]) -> T:
+    """Run one command for *principal* (one engine call, one transaction) and count it; the single dispatch path."""
+    outcome = action(engine_for(request, principal))
+    record(request, kind, "ok")
+    return outcome
+
+
+def command(
     request: Request, principal: Principal, kind: str, action: Callable[[Engine], CommandResult]
 ) -> JSONResponse:
-    """Run one command for *principal*: the engine call (one transaction), the metrics, the answer."""
-    result = action(engine_for(request, principal))
-    record(request, kind, "ok")
-    return case_response(result.case)
+    """:func:`execute` a command on a recommendation and answer with its status and new version."""
+    return case_response(execute(request, principal, kind, action).case)
 
 
 _CASE: dict[int | str, dict[str, Any]] = {
@@ -115,8 +121,7 @@ _CASE: dict[int | str, dict[str, Any]] = {
 )
 def propose(request: Request, body: models.Propose, principal: Coordinator) -> JSONResponse:
     """Register a new recommendation."""
-    result = engine_for(request, principal).propose(body.spec, on=body.on)
-    record(request, "propose", "ok")
+    result = execute(request, principal, "propose", lambda e: e.propose(body.spec, on=body.on))
     location = request.url_for("status", key=result.case.key).path
     return case_response(result.case, status_code=201, headers={"Location": location})
 
@@ -134,7 +139,7 @@ def recommend(
 ) -> JSONResponse:
     """Send the recommendation to the parties."""
     version = expected_version(if_match, body.expected_version)
-    return execute(request, principal, "recommend", lambda e: e.recommend(key, on=body.on, expected_version=version))
+    return command(request, principal, "recommend", lambda e: e.recommend(key, on=body.on, expected_version=version))
 
 
 @router.post(
@@ -150,7 +155,7 @@ def withdraw(
 ) -> JSONResponse:
     """Withdraw the recommendation."""
     version = expected_version(if_match, body.expected_version)
-    return execute(
+    return command(
         request,
         principal,
         "withdraw",
@@ -171,7 +176,7 @@ def consolidate(
 ) -> JSONResponse:
     """Count the decisions."""
     version = expected_version(if_match, body.expected_version)
-    return execute(
+    return command(
         request, principal, "consolidate", lambda e: e.consolidate(key, on=body.on, expected_version=version)
     )
 
@@ -194,7 +199,7 @@ def prepare(
 ) -> JSONResponse:
     """Record that the party opened its case."""
     version = expected_version(if_match, body.expected_version)
-    return execute(
+    return command(
         request,
         principal,
         "prepare",
@@ -221,7 +226,7 @@ def propose_party(
 ) -> JSONResponse:
     """Record the committee's proposal."""
     version = expected_version(if_match, body.expected_version)
-    return execute(
+    return command(
         request,
         principal,
         "propose_party",
@@ -244,7 +249,7 @@ def decide(
 ) -> JSONResponse:
     """Record the party's decision."""
     version = expected_version(if_match, body.expected_version)
-    return execute(
+    return command(
         request,
         principal,
         "decide",
@@ -268,7 +273,7 @@ def _simple_step(name: str, summary: str, description: str) -> None:
         request: Request, key: Key, party: PartyKey, *, body: models.OnDate, principal: Clerk, if_match: IfMatch = None
     ) -> JSONResponse:
         version = expected_version(if_match, body.expected_version)
-        return execute(
+        return command(
             request,
             principal,
             name,
@@ -311,7 +316,7 @@ def settle(
 ) -> JSONResponse:
     """Record the court's ruling."""
     version = expected_version(if_match, body.expected_version)
-    return execute(
+    return command(
         request,
         principal,
         "settle",
@@ -345,6 +350,5 @@ def contact_put(
 ) -> dict[str, Any]:
     """Add or replace a contact."""
     contact = Contact(id=contact_id, party=body.party, name=body.name, email=body.email, active=body.active)
-    engine_for(request, principal).add_contact(contact)
-    record(request, "contact_put", "ok")
+    execute(request, principal, "contact_put", lambda e: e.add_contact(contact))
     return contact_json(contact)

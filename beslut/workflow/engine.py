@@ -124,8 +124,11 @@ class Engine:
                 raise NotFound(f"spec field 'supersedes': no recommendation {spec.supersedes!r}")
             case = domain.apply(None, event, self.calendar)
             uow.add_case(case, now=now)
+            failpoints.hit("engine.after_save_case")
             records = uow.append_events([event], recorded_at=now)
+            failpoints.hit("engine.after_append_events")
             uow.sync_deadlines(case.key, deadlines_for(case), now=now)
+            failpoints.hit("engine.after_sync_deadlines")
         return CommandResult(case=case, records=tuple(records))
 
     def recommend(self, key: str, *, on: date, expected_version: int | None = None) -> CommandResult:

@@ -69,3 +69,21 @@ def test_the_cli_dies_at_the_point_and_the_transaction_is_all_or_nothing(
     assert ["recommendation.proposed", *(["recommendation.recommended"] if committed else [])] == kinds
     assert (after != before) == committed  # recommending arms the reply timers: all of the command or none
     assert report.ok
+
+
+def test_a_proposal_killed_before_its_commit_leaves_no_trace(store_url: str, tmp_path: Path) -> None:
+    """`beslut propose` killed once its rows, events and timers are written, before COMMIT: the key is free."""
+    with Engine.open(store_url) as engine:
+        engine.init()
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_text("fp"), encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if k != "BESLUT_DB"}, "BESLUT_FAILPOINT": "engine.after_sync_deadlines"}
+    done = subprocess.run(
+        [str(SCRIPT), "propose", str(spec), "--on", "2022-06-03", "--db", store_url],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert (-signal.SIGKILL, "") == (done.returncode, done.stdout)
+    with Engine.open(store_url) as engine:
+        assert ([], [], []) == (engine.cases(), engine.audit_log(), engine.deadlines(status=None))
+        engine.propose(spec_text("fp"), on=date(2022, 6, 3))  # and the next process can register it
+        assert engine.verify_audit().ok

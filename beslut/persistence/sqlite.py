@@ -14,6 +14,7 @@ the caller does, and nothing about the file (not even its journal mode) is chang
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from beslut.persistence._sql import SqlStore, raw_sql
 
 BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_ENV = "BESLUT_SQLITE_BUSY_TIMEOUT_MS"  # how long a writer waits for the lock (tests shorten it)
+
+
+def busy_timeout_ms() -> int:
+    """How long SQLite retries a locked database before a command gives up (its busy handler)."""
+    return int(os.environ.get(BUSY_TIMEOUT_ENV) or BUSY_TIMEOUT_MS)
+
 
 _TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
@@ -49,9 +57,9 @@ class SQLiteStore(SqlStore):
                 database="file:" + quote(str(self.path.resolve()), safe="/"),
                 query={"mode": "ro", "uri": "true"},
             )
-            engine = create_engine(location, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            engine = create_engine(location, connect_args={"timeout": busy_timeout_ms() / 1000})
         else:
-            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            engine = create_engine(url, connect_args={"timeout": busy_timeout_ms() / 1000})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -63,7 +71,7 @@ class SQLiteStore(SqlStore):
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

@@ -37,6 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from beslut.clock import STOCKHOLM, later
+from beslut.persistence.retry import Backoff
 from beslut.scheduler.checkpoints import CheckpointJob, CheckpointSettings
 from beslut.scheduler.outbox import OutboxDelivery
 from beslut.scheduler.records import Heartbeat
@@ -72,6 +73,7 @@ class SchedulerDaemon:
         self._stop = threading.Event()
         self._started = engine.clock.now()
         self._lock = threading.Lock()
+        self._backoff = Backoff()  # spaces out ticks while the database is unreachable
         self._last_job_start: float | None = None  # monotonic; for the tick lag the heartbeat records
         self.checkpoints = (
             CheckpointJob(engine.store, settings.checkpoint, clock=engine.clock, daemon_id=self.daemon_id)
@@ -149,10 +151,17 @@ class SchedulerDaemon:
         started = time.monotonic()
         previous, self._last_job_start = self._last_job_start, started
         lag = None if previous is None else max(0.0, started - previous - self.settings.tick_seconds)
+        if not self._backoff.ready(started):
+            return  # the database failed lately: wait out the backoff instead of failing every tick
         try:
             self._tick(lag=lag)
-        except Exception:  # a database that is down must not kill the daemon; the next tick retries
-            log.exception("tick_failed", daemon_id=self.daemon_id)
+        except Exception:  # a database that is down must not kill the daemon; retry after a backoff
+            retry_in = self._backoff.failed(time.monotonic())
+            log.exception("tick_failed", daemon_id=self.daemon_id, failures=self._backoff.failures, retry_in=retry_in)
+        else:
+            failures = self._backoff.succeeded()
+            if failures:
+                log.info("tick_recovered", daemon_id=self.daemon_id, failures=failures)
 
     def _tick(self, *, lag: float | None = None) -> tuple[int, int, int]:
         with self._lock:

@@ -39,7 +39,7 @@ from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
 from beslut.persistence import _tables as t
 from beslut.persistence.abc import ApiToken, Reader, Store, UnitOfWork
 from beslut.persistence.schema import schema_state
-from beslut.scheduler.deadlines import LADDER_KINDS, Deadline, DeadlineRow
+from beslut.scheduler.deadlines import LADDER_KINDS, TRANSITION_KINDS, Deadline, DeadlineRow
 from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
 from beslut.states.case import Case, Event, PartyDecision
@@ -461,7 +461,11 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             start = series_start.get(row.series) if row.series is not None else None
             if start is None or row.due_at < start:
                 self.close_deadline(row.id, status="cancelled", now=now)
-        have = {row.identity for row in existing}
+        # A done reminder is never queued again, but a done transition may be wanted again: a party whose
+        # decision was annulled is undecided past its reply date once more, and a re-announced decision has
+        # a new appeal period that may end on the same day. Firing a transition is idempotent (the domain
+        # returns no event when there is nothing to do), so only pending rows count for those.
+        have = {row.identity for row in existing if row.status == "pending" or row.kind not in TRANSITION_KINDS}
         missing = [d for d in wanted if d.identity not in have]
         if missing:
             self.connection.execute(

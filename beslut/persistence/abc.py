@@ -142,8 +142,10 @@ class UnitOfWork(Reader):
     def sync_deadlines(self, recommendation: str, wanted: Sequence[Deadline], *, now: datetime) -> None:
         """Make the recommendation's pending deadline rows equal *wanted*.
 
-        Pending rows not wanted are cancelled; wanted deadlines with no pending or
-        done row are inserted as pending.
+        Pending rows not wanted are cancelled; wanted deadlines with no pending row
+        are inserted as pending, except a reminder that is already done (a reminder
+        is never queued twice). A done transition that is wanted again is re-armed:
+        the case went back (an annulled decision), and firing it is idempotent.
         """
 
     @abstractmethod

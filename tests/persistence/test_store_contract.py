@@ -109,23 +109,37 @@ class TestAuditAppend:
 
 class TestDeadlines:
     def test_sync_inserts_cancels_and_keeps(self, store: Store) -> None:
-        """sync_deadlines inserts the wanted, cancels the unwanted pending, and leaves done rows alone."""
+        """sync_deadlines inserts the wanted, cancels the unwanted pending, and never repeats a done reminder."""
         with store.unit_of_work() as uow:
             uow.add_case(_case(), now=NOW)
-            uow.sync_deadlines(KEY, [_deadline(1), _deadline(2, party="2309")], now=NOW)
+            uow.sync_deadlines(KEY, [_deadline(1, kind="remind_before"), _deadline(2, party="2309")], now=NOW)
         with store.unit_of_work() as uow:
             first = uow.due_deadlines(NOW + timedelta(hours=1), limit=10)
-            assert [("reply_by", "2380")] == [(d.kind, d.party) for d in first]
+            assert [("remind_before", "2380")] == [(d.kind, d.party) for d in first]
             uow.close_deadline(first[0].id, status="done", now=NOW)
         with store.unit_of_work() as uow:
-            uow.sync_deadlines(KEY, [_deadline(1), _deadline(3, kind="appeal_ends")], now=NOW)
+            uow.sync_deadlines(KEY, [_deadline(1, kind="remind_before"), _deadline(3, kind="appeal_ends")], now=NOW)
         with store.reader() as reader:
             rows = [(d.kind, d.party, d.status) for d in reader.deadlines(recommendation=KEY)]
         assert [
-            ("reply_by", "2380", "done"),
+            ("remind_before", "2380", "done"),
             ("reply_by", "2309", "cancelled"),
             ("appeal_ends", "2380", "pending"),
         ] == rows
+
+    def test_a_done_transition_wanted_again_is_pending_again(self, store: Store) -> None:
+        """A transition that fired and is wanted again (a decision annulled after the party was overdue) is re-armed."""
+        with store.unit_of_work() as uow:
+            uow.add_case(_case(), now=NOW)
+            uow.sync_deadlines(KEY, [_deadline(1)], now=NOW)
+        with store.unit_of_work() as uow:
+            (fired,) = uow.due_deadlines(NOW + timedelta(hours=1), limit=10)
+            uow.close_deadline(fired.id, status="done", now=NOW)
+            uow.sync_deadlines(KEY, [], now=NOW)
+            uow.sync_deadlines(KEY, [_deadline(1)], now=NOW)
+        with store.reader() as reader:
+            rows = [(d.kind, d.status) for d in reader.deadlines(recommendation=KEY)]
+        assert [("reply_by", "done"), ("reply_by", "pending")] == rows
 
     def test_due_in_order_and_limited(self, store: Store) -> None:
         """due_deadlines gives pending rows due by now, oldest first, at most the limit."""

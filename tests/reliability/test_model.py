@@ -35,6 +35,7 @@ from beslut.clock import STOCKHOLM, FixedClock
 from beslut.errors import ConcurrencyConflict, Refusal
 from beslut.persistence import open_store
 from beslut.workflow import Engine
+from tests.conftest import KEY, spec_2022
 from tests.pg_server import ThrowawayPostgres
 from tests.reliability.reference import KEYS, PARTY_KEYS, Conflict, Model, Refused, spec_toml
 
@@ -428,3 +429,49 @@ def test_engine_follows_the_model(store_name: str, request: pytest.FixtureReques
     assert _steps[store_name] >= wanted * 0.8, f"only {_steps[store_name]} steps ran of {wanted}"
     print(", ".join(f"{name}: {count}" for name, count in sorted(_outcomes.items())))
     print(f"\n{store_name}: {_steps[store_name]} model steps")
+
+
+class TestFoundByTheModel:
+    """Regressions the reference model pointed at: a timer that already fired blocked the same timer later."""
+
+    def test_an_annulled_party_past_its_reply_date_is_overdue_again(self, engine: Engine, clock: FixedClock) -> None:
+        """Overdue, decided, annulled: undecided past the reply date again, so overdue again, as a party that
+        decided in time and was annulled later (the done reply_by row used to block the new one)."""
+        engine.propose(spec_2022(), on=date(2022, 6, 3))
+        engine.recommend(KEY, on=date(2022, 6, 3))
+        engine.decide(KEY, "2309", outcome="approved", paragraph="§ 1", on=date(2022, 9, 1))
+        clock.set(datetime(2022, 10, 5, 12, tzinfo=STOCKHOLM))
+        engine.tick(datetime(2022, 10, 2, tzinfo=STOCKHOLM))
+        engine.decide(KEY, "2380", outcome="approved", paragraph="§ 1", on=date(2022, 10, 3))
+        for party in ("2380", "2309"):
+            engine.announce(KEY, party, on=date(2022, 10, 3))
+            engine.appeal(KEY, party, on=date(2022, 10, 4))
+            engine.settle(KEY, party, result="annulled", on=date(2022, 10, 5))
+        engine.tick(datetime(2022, 10, 5, 11, tzinfo=STOCKHOLM))
+        case = engine.case(KEY)
+        assert [("preparing", True), ("preparing", True)] == [
+            (case.party(p).state, case.party(p).overdue) for p in ("2380", "2309")
+        ]
+        assert case == engine.replay(KEY)
+
+    def test_a_decision_announced_again_on_the_same_day_becomes_final_again(
+        self, engine: Engine, clock: FixedClock
+    ) -> None:
+        """Final, appealed, annulled, decided and announced again the same day: the same appeal period's end
+        must fire again (the done appeal_ends row with that instant used to block it)."""
+        engine.propose(spec_2022(), on=date(2022, 6, 3))
+        engine.recommend(KEY, on=date(2022, 6, 3))
+        on = date(2022, 9, 5)
+        engine.decide(KEY, "2380", outcome="approved", paragraph="§ 1", on=on)
+        engine.announce(KEY, "2380", on=on)
+        clock.set(datetime(2022, 10, 1, 12, tzinfo=STOCKHOLM))
+        engine.tick(datetime(2022, 10, 1, tzinfo=STOCKHOLM))
+        assert "final" == engine.case(KEY).party("2380").state
+        engine.appeal(KEY, "2380", on=on)
+        engine.settle(KEY, "2380", result="annulled", on=on)
+        engine.decide(KEY, "2380", outcome="rejected", paragraph="§ 2", on=on)
+        engine.announce(KEY, "2380", on=on)
+        engine.tick(datetime(2022, 10, 1, 1, tzinfo=STOCKHOLM))
+        party = engine.case(KEY).party("2380")
+        assert ("final", "rejected") == (party.state, party.outcome)
+        assert engine.case(KEY) == engine.replay(KEY)

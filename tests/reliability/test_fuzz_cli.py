@@ -24,7 +24,7 @@ from tests.cli.conftest import _get_command_once
 from tests.cli.helpers import KEY, SPEC_2022, dump, engine, run, run_script
 
 FUZZ = settings(
-    max_examples=int(os.environ.get("BESLUT_FUZZ_EXAMPLES", "12")),
+    max_examples=int(os.environ.get("BESLUT_FUZZ_EXAMPLES", "8")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,

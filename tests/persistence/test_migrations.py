@@ -169,6 +169,19 @@ def contains(new: Any, old: Any, where: str = "") -> None:
         assert new == old, f"{where}: {new!r} != {old!r}"
 
 
+def created_database(store_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A second database of the same kind, made by create_schema (what `beslut init` does)."""
+    if "://" in store_url:  # on the same server (dropped with the server at the end of the session)
+        server = request.getfixturevalue("postgres_server")
+        created_url: str = server.create_database(f"created_{time.time_ns() % 10**12}")
+    else:
+        created_url = str(tmp_path / "created.db")
+    created = open_store(created_url)
+    assert created.create_schema()
+    created.close()
+    return created_url
+
+
 def extra_revision(tmp_path: Path, body: str, revision: str = "9001") -> Path:
     """A copy of the shipped migrations with one more revision on top of head (a "next release")."""
     location = tmp_path / "migrations"
@@ -233,15 +246,7 @@ def test_migrated_from_nothing_equals_tables_py_and_create_schema(
     migrated.close()
     assert "empty" == result.before.status
     assert [s.revision for s in sch.chain()] == result.applied
-    # a database made by create_schema (what `beslut init` does)
-    if "://" in store_url:  # a second database on the same server (left for the server's teardown)
-        server = request.getfixturevalue("postgres_server")
-        created_url = server.create_database(f"created_{time.time_ns() % 10**12}")
-    else:
-        created_url = str(tmp_path / "created.db")
-    created = open_store(created_url)
-    assert created.create_schema()
-    created.close()
+    created_url = created_database(store_url, tmp_path, request)
     with connect(store_url) as a, connect(created_url) as b:
         assert [] == metadata_diff(a), "a table or column in _tables.py has no migration (or the reverse)"
         assert [] == metadata_diff(b)
@@ -277,7 +282,9 @@ def test_downgrade_of_the_baseline_empties_the_database(store_url: str, connect:
 # ---------------------------------------------------------------- the previous release's databases
 
 
-def test_previous_release_database_upgrades_with_its_data(store_url: str, connect: Any) -> None:
+def test_previous_release_database_upgrades_with_its_data(
+    store_url: str, tmp_path: Path, connect: Any, request: pytest.FixtureRequest
+) -> None:
     restore_previous_release(store_url)
     before = raw_dump(store_url)
     assert PREV_TABLES == set(before)
@@ -308,7 +315,9 @@ def test_previous_release_database_upgrades_with_its_data(store_url: str, connec
         kept(before, after, table)
     with connect(store_url) as connection:
         assert [] == metadata_diff(connection)
-        assert triggers(connection)
+        upgraded_shape = schema_shape(connection)
+    with connect(created_database(store_url, tmp_path, request)) as fresh:
+        assert schema_shape(fresh) == upgraded_shape  # same tables, keys, indexes and triggers as `beslut init` makes
 
     assert 0 == run("audit", "verify", db=store_url).code
     status = run("status", "--json", db=store_url)

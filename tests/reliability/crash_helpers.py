@@ -154,6 +154,17 @@ def zygote(db: str, directory: Path) -> Iterator[Zygote]:
         z.close()
 
 
+def replay_differences(store: Store) -> list[str]:
+    """Where replaying the whole log differs from the live tables (the auditor's `audit replay --check`)."""
+    replayed = replay_store(store, check=True)
+    try:
+        return [str(d) for d in replayed.differences or []]
+    finally:
+        close = getattr(replayed, "close", None)  # a result that spools to a temporary file is closed
+        if close is not None:
+            close()
+
+
 def audit_head(store: Store) -> int:
     """The highest seq in the log (0 when empty)."""
     with store.reader() as reader:
@@ -165,8 +176,8 @@ def check_after_kill(store: Store, life: Life, head_before: int, tally: Tally) -
     where = f"life {life.order} ended {life.answer}"
     report = verify_store(store)
     assert report.ok, f"{where}: audit verify: seq {report.first_bad_seq}: {report.problem}"
-    replayed = replay_store(store, check=True)
-    assert replayed.differences == [], f"{where}: replay differs: {[str(d) for d in replayed.differences or []]}"
+    differences = replay_differences(store)
+    assert differences == [], f"{where}: replay differs: {differences}"
 
     with store.reader() as reader:
         records = {r.seq: r for r in reader.audit_records()}

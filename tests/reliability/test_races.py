@@ -31,11 +31,12 @@ from pathlib import Path
 
 import pytest
 
-from beslut.audit.service import replay_store, verify_store
+from beslut.audit.service import verify_store
 from beslut.persistence import open_store
 from beslut.states.audit_chain import AuditRecord
 from beslut.workflow import Engine
 from tests.reliability.crash_driver import spec_text
+from tests.reliability.crash_helpers import replay_differences
 
 pytestmark = pytest.mark.slow
 
@@ -175,8 +176,7 @@ def check_log(db: str) -> None:
         report = verify_store(store)
         assert report.ok, (report.first_bad_seq, report.problem)
         assert [r.seq for r in events(db)] == list(range(1, report.head_seq + 1))
-        replayed = replay_store(store, check=True)
-        assert replayed.differences == [], [str(d) for d in replayed.differences or []]
+        assert replay_differences(store) == []
     finally:
         store.close()
 

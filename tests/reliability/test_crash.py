@@ -22,14 +22,17 @@ import signal
 import subprocess
 import sys
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from beslut.persistence import open_store
 from beslut.workflow import Engine
 from tests.pg_server import ThrowawayPostgres
-from tests.reliability.crash_helpers import FAILPOINTS, REPO, Tally, check_after_kill, zygote
+from tests.reliability.crash_driver import spec_text
+from tests.reliability.crash_helpers import FAILPOINTS, REPO, Life, Tally, check_after_kill, zygote
 from tests.scheduler.daemon_helpers import (
     DeliveryCounter,
     Progress,
@@ -148,3 +151,27 @@ def test_a_daemon_killed_mid_delivery_repeats_only_the_message_in_flight(
     assert sum(delivered_by_a.values()) == 7
     assert len(repeated) == 1  # exactly the message in flight when A died
     assert repeated <= set(delivered_by_a)  # and it is one A had sent
+
+
+def test_the_checks_catch_a_half_applied_command_and_a_lost_report(store_url: str) -> None:
+    """The after-kill checks fail on what they exist to catch (a test of the test, without processes)."""
+    with Engine.open(store_url) as engine:
+        engine.init()
+        result = engine.propose(spec_text("k"), on=date(2022, 6, 3))
+    store = open_store(store_url)
+    try:
+        reported = {"op": "propose", "key": "k", "version": 1, "records": [[1, result.records[0].hash]]}
+        whole = Life(order={"life": 0}, answer={"signal": None, "killed_by": None}, lines=[reported])
+        assert 1 == check_after_kill(store, whole, 0, Tally())  # the real thing passes
+        lost = {"op": "recommend", "key": "k", "version": 2, "records": [[2, "0" * 64]]}
+        with pytest.raises(AssertionError, match="reported seq 2 is not in the log"):
+            check_after_kill(store, Life(order={"life": 1}, answer=whole.answer, lines=[lost]), 1, Tally())
+        url = store_url if "://" in store_url else f"sqlite:///{store_url}"
+        raw = create_engine(url)
+        with raw.begin() as connection:  # a state change with no event: half a command
+            connection.execute(text("UPDATE recommendation SET version = 2, state = 'recommended'"))
+        raw.dispose()
+        with pytest.raises(AssertionError, match=r"replay differs|events"):
+            check_after_kill(store, Life(order={"life": 2}, answer=whole.answer, lines=[]), 1, Tally())
+    finally:
+        store.close()

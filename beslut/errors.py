@@ -36,7 +36,13 @@ class SpecError(InvalidInput):
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
         self.problem = problem
-        super().__init__(f"spec field {field!r}: {problem}")
+        # A message quotes what it refuses; a 100 kB value must not become a 100 kB error line.
+        super().__init__(f"spec field {_shorten(repr(field), 120)}: {_shorten(problem, 400)}")
+
+
+def _shorten(text: str, limit: int) -> str:
+    """*text*, cut to *limit* characters with an ellipsis if it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class NotFound(Refusal, LookupError):

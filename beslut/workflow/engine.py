@@ -269,8 +269,15 @@ class Engine:
         """Add or replace a contact (a person who receives a party's reminders)."""
         if not contact.id.strip() or len(contact.id) > 64:
             raise InvalidInput("contact id must be 1-64 characters")
+        # The column widths (party 64, name 200, e-mail 320): PostgreSQL refuses longer values with a database error.
+        if not contact.party.strip() or len(contact.party) > 64:
+            raise InvalidInput("the party key must be 1-64 characters")
+        if contact.name is not None and len(contact.name) > 200:
+            raise InvalidInput("--name is longer than 200 characters")
+        if contact.email is not None and len(contact.email) > 320:
+            raise InvalidInput("--email is longer than 320 characters")
         if contact.email is not None and ("@" not in contact.email or any(c.isspace() for c in contact.email)):
-            raise InvalidInput(f"--email {contact.email!r} is not an e-mail address")
+            raise InvalidInput(f"--email {contact.email[:80]!r} is not an e-mail address")
         with self.store.unit_of_work() as uow:
             uow.put_contact(contact)
 

@@ -152,13 +152,13 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{toml_string(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(type(value))
 
 
 def to_toml(data: dict[str, Any]) -> str:
     """The spec as a TOML document of top-level keys."""
-    return "".join(f"{toml_string(key)} = {toml_value(value)}\n" for key, value in data.items())
+    return "".join(f"{toml_string(str(key))} = {toml_value(value)}\n" for key, value in data.items())
 
 
 def _check_parse(text: str) -> object:

@@ -16,14 +16,16 @@ own `audit verify` passes. So the target gets:
   log does not hold is not invented: closed timers, reminder ladders already fired, the
   outbox, contacts and heartbeats stay behind (docs/auditor.md).
 
-The source is read in two read-only passes: the first checks the whole log (chain and
-every transition) before anything is written, so a broken log leaves the target as it
-was; the second copies it in one write transaction of the target.
+The source is read in read-only snapshots: the first checks the whole log (chain and
+every transition, stream by stream as `audit replay` does) before anything is written, so
+a broken log leaves the target as it was; the second copies the events in seq order
+(checking the chain again) and then folds each stream on its own into its rows, all in
+one write transaction of the target. Memory stays flat: one case at a time, and per
+recommendation only its last recorded instant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -31,10 +33,12 @@ from typing import Any
 from beslut.audit.chain import ChainChecker
 from beslut.audit.replay import Replayer, recorded_instant
 from beslut.audit.source import read_log
+from beslut.audit.streams import replay_streams
 from beslut.errors import AuditVerificationFailed
 from beslut.persistence import Reader, Store, UnitOfWork
 from beslut.scheduler.deadlines import deadlines_for
 from beslut.states.audit_chain import AuditRecord
+from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Event
 
 _BATCH = 2000  # events per append_events call at most (one recorded instant per call)
@@ -49,34 +53,16 @@ class Rebuilt:
     deadlines: int
 
 
-def checked_log(reader: Reader) -> Iterator[tuple[AuditRecord, Any, Replayer]]:
-    """The source's records in seq order, each with its parsed payload, after the chain and replay checks.
+def check_source(source: Store) -> int:
+    """Check the whole source log (chain and transitions, as `audit replay`) without writing; return its events.
 
     Raises:
-        AuditVerificationFailed: a row is unreadable, breaks the chain or is not a legal transition.
+        AuditVerificationFailed: the log is broken (names the first bad seq).
     """
-    chain = ChainChecker()
-    replayer = Replayer()
-    for row in read_log(reader):
-        if row.problem is not None:
-            raise AuditVerificationFailed(f"audit log broken at seq {chain.expected_seq}: {row.problem}")
-        record = row.record
-        problem, payload = chain.check(record)
-        if problem is None:
-            problem = replayer.feed(record, payload)
-        if problem is not None:
-            raise AuditVerificationFailed(f"audit log broken at seq {chain.expected_seq}: {problem}")
-        chain.accept(record)
-        yield record, payload, replayer
-
-
-def check_source(source: Store) -> int:
-    """Check the whole source log without writing anything; return how many events it has."""
-    count = 0
     with source.reader() as reader:
-        for _ in checked_log(reader):
-            count += 1
-    return count
+        checked = replay_streams(reader, as_of_recorded=None, as_of_valid=None, check=False)
+    checked.statuses.close()
+    return checked.log_events
 
 
 def rebuild_into(source: Store, target: Store) -> Rebuilt:
@@ -91,16 +77,24 @@ def rebuild_into(source: Store, target: Store) -> Rebuilt:
     check_source(source)
     target.create_schema()
     with source.reader() as reader, target.unit_of_work() as uow:
-        return _copy(reader, uow)
+        last_recorded, events = _copy_events(reader, uow)
+        recommendations, deadlines = _rebuild_cases(reader, uow, last_recorded)
+    return Rebuilt(events=events, recommendations=recommendations, deadlines=deadlines)
 
 
-def _copy(reader: Reader, uow: UnitOfWork) -> Rebuilt:
+def _copy_events(reader: Reader, uow: UnitOfWork) -> tuple[dict[str, str], int]:
+    """Append every event, checking the chain again on the way; return each stream's last recorded instant."""
+    chain = ChainChecker()
     records: list[AuditRecord] = []
     payloads: list[Any] = []
     last_recorded: dict[str, str] = {}
-    replayer: Replayer | None = None
     events = 0
-    for record, payload, replayer in checked_log(reader):  # noqa: B007 - one replayer, used after the loop
+    for row in read_log(reader):
+        problem, payload = (row.problem, None) if row.problem is not None else chain.check(row.record)
+        if problem is not None:
+            raise AuditVerificationFailed(f"audit log broken at seq {chain.expected_seq}: {problem}")
+        record = row.record
+        chain.accept(record)
         if records and (records[-1].recorded_at != record.recorded_at or len(records) >= _BATCH):
             events += _append(uow, records, payloads)
             records, payloads = [], []
@@ -109,15 +103,26 @@ def _copy(reader: Reader, uow: UnitOfWork) -> Rebuilt:
         last_recorded[record.stream] = record.recorded_at
     if records:
         events += _append(uow, records, payloads)
+    return last_recorded, events
+
+
+def _rebuild_cases(reader: Reader, uow: UnitOfWork, last_recorded: dict[str, str]) -> tuple[int, int]:
+    """Fold each stream on its own (one case in memory at a time) and write its rows and pending timers."""
+    calendar = BusinessCalendar()
     deadlines = 0
-    cases = replayer.cases if replayer is not None else {}
-    for key, case in cases.items():
-        now = datetime.fromisoformat(last_recorded[key])
+    for key, recorded_at in last_recorded.items():
+        replayer = Replayer(calendar)
+        for row in read_log(reader, stream=key):
+            problem = row.problem or replayer.feed(row.record)
+            if problem is not None:
+                raise AuditVerificationFailed(f"audit log broken at seq {row.record.seq}: {problem}")
+        case = replayer.cases[key]
+        now = datetime.fromisoformat(recorded_at)
         uow.add_case(case, now=now)
         wanted = deadlines_for(case)
         uow.sync_deadlines(key, wanted, now=now)
         deadlines += len(wanted)
-    return Rebuilt(events=events, recommendations=len(cases), deadlines=deadlines)
+    return len(last_recorded), deadlines
 
 
 def _append(uow: UnitOfWork, records: list[AuditRecord], payloads: list[Any]) -> int:

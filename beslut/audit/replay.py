@@ -44,6 +44,7 @@ from beslut.states.spec import parse_spec, spec_to_data
 from beslut.workflow.engine import CLOCK_TOLERANCE, event_from_record
 
 _DAY = timedelta(days=1)
+Loader = Callable[[str, int], Iterable[AuditRecord]]  # (stream, before seq) -> its records below that seq, in order
 _UNPARSED: Any = object()
 _day = functools.lru_cache(maxsize=4096)(date.fromisoformat)  # legal dates repeat; bounded, so memory stays flat
 
@@ -60,6 +61,19 @@ def recorded_instant(record: AuditRecord) -> datetime:
     return instant
 
 
+@functools.lru_cache(maxsize=1024)  # one command's events share an instant; bounded, so memory stays flat
+def _recorded_day(recorded_at: str) -> date:
+    """The local day an event was recorded, as the commands compare legal dates with it (tick's clock tolerance).
+
+    Raises:
+        ValueError: not an ISO 8601 instant with an offset.
+    """
+    instant = datetime.fromisoformat(recorded_at)
+    if instant.tzinfo is None:
+        raise ValueError(f"recorded_at {recorded_at!r} has no offset")
+    return (instant + CLOCK_TOLERANCE).astimezone(STOCKHOLM).date()
+
+
 class Replayer:
     """Fold records into cases, one at a time, in seq order.
 
@@ -71,13 +85,52 @@ class Replayer:
     """
 
     def __init__(
-        self, calendar: BusinessCalendar | None = None, *, check_rules: bool = False, whole_log: bool = True
+        self,
+        calendar: BusinessCalendar | None = None,
+        *,
+        check_rules: bool = False,
+        whole_log: bool = True,
+        loader: Loader | None = None,
+        keep: int = 512,
     ) -> None:
         self.calendar = calendar or BusinessCalendar()
         self.check_rules = check_rules
         self.whole_log = whole_log
         self.cases: dict[str, Case] = {}
         self.events = 0
+        # With a loader, at most *keep* cases stay in memory (the least recently changed are dropped, keeping
+        # only their version) and a dropped one is folded again from its stream's earlier rows when its stream
+        # goes on: memory stays flat in the number of recommendations (docs/performance.md).
+        self.loader = loader
+        self.keep = keep
+        self._dropped: dict[str, int] = {}
+        self._seq = 0
+
+    @property
+    def streams(self) -> int:
+        """How many streams have been replayed (in memory or dropped)."""
+        return len(self.cases) + len(self._dropped)
+
+    def known(self, key: str) -> bool:
+        """True when stream *key* has been replayed."""
+        return key in self.cases or key in self._dropped
+
+    def case(self, key: str, *, before_seq: int) -> Case | None:
+        """The case of stream *key* after its events before *before_seq*, folded again if it was dropped.
+
+        Raises:
+            ValueError: the stream's rows read again do not give the version it had (the snapshot changed).
+        """
+        case = self.cases.get(key)
+        if case is not None or key not in self._dropped or self.loader is None:
+            return case
+        for record in self.loader(key, before_seq):
+            case = domain.apply(case, event_from_record(record), self.calendar)
+        version = self._dropped.pop(key)
+        if case is None or case.version != version:
+            raise ValueError(f"stream {key!r} read again is not at version {version}")
+        self.cases[key] = case
+        return case
 
     def feed(self, record: AuditRecord, payload: Any = _UNPARSED) -> str | None:
         """Apply *record*; return what is wrong with it (None when it is a legal next event of its stream).
@@ -92,18 +145,24 @@ class Replayer:
             )
         except (TypeError, ValueError) as error:
             return f"{record.kind} cannot be read as an event: {error}"
-        before = self.cases.get(event.stream)
         try:
+            before = self.case(event.stream, before_seq=record.seq)
             after = domain.apply(before, event, self.calendar)
         except Exception as error:  # whatever apply refuses with, the event is not legal
             return f"{record.kind} is not a legal transition: {_reason(error)}"
         if self.whole_log and after.version != record.stream_seq:
             return f"{record.kind} takes {event.stream!r} to version {after.version}, not to its stream_seq"
         if self.check_rules:
+            self._seq = record.seq
             problem = self._rules(before, event, record)
             if problem is not None:
                 return f"{record.kind} is not what the command would have recorded: {problem}"
-        self.cases[event.stream] = after
+        cases = self.cases
+        cases.pop(event.stream, None)  # re-inserted last: the dict's order is the order of use
+        cases[event.stream] = after
+        if self.loader is not None and len(cases) > self.keep:
+            oldest = next(iter(cases))
+            self._dropped[oldest] = cases.pop(oldest).version
         self.events += 1
         return None
 
@@ -111,11 +170,9 @@ class Replayer:
 
     def _rules(self, before: Case | None, event: Event, record: AuditRecord) -> str | None:
         try:
-            recorded = recorded_instant(record)
+            today = _recorded_day(record.recorded_at)
         except ValueError as error:
             return str(error)
-        # The commands compare the legal date with the local day the event is recorded (clock tolerance as tick's).
-        today = (recorded + CLOCK_TOLERANCE).astimezone(STOCKHOLM).date()
         if event.valid_on > today:
             return f"its legal date {event.valid_on} is after the day it was recorded ({today})"
         actor = event.payload.get("actor")
@@ -140,7 +197,7 @@ class Replayer:
             spec = parse_spec(p["spec"])
             if spec.key != event.stream:
                 return f"the spec's key is {spec.key!r}, not the stream {event.stream!r}"
-            if spec.supersedes is not None and spec.supersedes not in self.cases:
+            if spec.supersedes is not None and not self.known(spec.supersedes):
                 return f"it supersedes {spec.supersedes!r}, which the log does not have before it"
             if not _same_json(spec_to_data(spec), p["spec"]):
                 return "its spec is not in the form the system records"
@@ -154,38 +211,11 @@ class Replayer:
     def _single(
         self, case: Case, kind: str, p: Mapping[str, Any], on: date, today: date
     ) -> Callable[[], list[Event]] | None:
+        command = _COMMANDS.get(kind)
+        if command is None:
+            return None
         calendar = self.calendar
-        commands: dict[str, Callable[[], list[Event]]] = {
-            "recommendation.recommended": lambda: domain.recommend(case, on=on, today=today),
-            "recommendation.withdrawn": lambda: domain.withdraw(case, on=on, today=today, reason=p["reason"]),
-            "recommendation.consolidated": lambda: domain.consolidate(case, on=on, today=today),
-            "party.prepared": lambda: domain.prepare_party(
-                case, p["party"], case_number=p["case_number"], on=on, today=today
-            ),
-            "party.proposed": lambda: domain.propose_party(
-                case, p["party"], body=p["body"], paragraph=p["paragraph"], on=on, today=today
-            ),
-            "party.decided": lambda: domain.decide_party(
-                case,
-                p["party"],
-                outcome=p["outcome"],
-                paragraph=p["paragraph"],
-                on=on,
-                today=today,
-                body=p["body"],
-                conditions=p.get("conditions"),
-            ),
-            "party.announced": lambda: domain.announce_party(case, p["party"], on=on, today=today, calendar=calendar),
-            "party.appealed": lambda: domain.appeal_party(case, p["party"], on=on, today=today),
-            "party.appeal_dismissed": lambda: domain.settle_party(
-                case, p["party"], result="dismissed", on=on, today=today
-            ),
-            "party.decision_annulled": lambda: domain.settle_party(
-                case, p["party"], result="annulled", on=on, today=today
-            ),
-            "party.minute_extract_received": lambda: domain.report_party(case, p["party"], on=on, today=today),
-        }
-        return commands.get(kind)
+        return lambda: command(case, p, on, today, calendar)
 
     def _automatic(self, case: Case, kind: str, p: Mapping[str, Any], on: date) -> Event | str | None:
         """Events the scheduler (tick) or another recommendation's command records."""
@@ -206,13 +236,53 @@ class Replayer:
                 return f"the agreement comes into force on {due}, not on {on}"
             return _first(domain.enter_into_force(case, on=on))
         if kind == "recommendation.superseded":
-            revision = self.cases.get(p["by"])
+            revision = self.case(p["by"], before_seq=self._seq)
             if revision is None or revision.spec.supersedes != case.key:
                 return f"{p['by']!r} is not a revision of {case.key!r} in the log"
             if revision.state != "in_force" or revision.in_force_since != on:
                 return f"the revision {p['by']!r} did not come into force on {on}"
             return _first(domain.supersede(case, by=p["by"], on=on))
         return f"unknown event kind {kind!r}"
+
+
+# The command each event kind records, called as the live command was (built once, not per event).
+_Command = Callable[[Case, Mapping[str, Any], date, date, BusinessCalendar], list[Event]]
+_COMMANDS: dict[str, _Command] = {
+    "recommendation.recommended": lambda case, p, on, today, cal: domain.recommend(case, on=on, today=today),
+    "recommendation.withdrawn": lambda case, p, on, today, cal: domain.withdraw(
+        case, on=on, today=today, reason=p["reason"]
+    ),
+    "recommendation.consolidated": lambda case, p, on, today, cal: domain.consolidate(case, on=on, today=today),
+    "party.prepared": lambda case, p, on, today, cal: domain.prepare_party(
+        case, p["party"], case_number=p["case_number"], on=on, today=today
+    ),
+    "party.proposed": lambda case, p, on, today, cal: domain.propose_party(
+        case, p["party"], body=p["body"], paragraph=p["paragraph"], on=on, today=today
+    ),
+    "party.decided": lambda case, p, on, today, cal: domain.decide_party(
+        case,
+        p["party"],
+        outcome=p["outcome"],
+        paragraph=p["paragraph"],
+        on=on,
+        today=today,
+        body=p["body"],
+        conditions=p.get("conditions"),
+    ),
+    "party.announced": lambda case, p, on, today, cal: domain.announce_party(
+        case, p["party"], on=on, today=today, calendar=cal
+    ),
+    "party.appealed": lambda case, p, on, today, cal: domain.appeal_party(case, p["party"], on=on, today=today),
+    "party.appeal_dismissed": lambda case, p, on, today, cal: domain.settle_party(
+        case, p["party"], result="dismissed", on=on, today=today
+    ),
+    "party.decision_annulled": lambda case, p, on, today, cal: domain.settle_party(
+        case, p["party"], result="annulled", on=on, today=today
+    ),
+    "party.minute_extract_received": lambda case, p, on, today, cal: domain.report_party(
+        case, p["party"], on=on, today=today
+    ),
+}
 
 
 def _same_json(a: Any, b: Any) -> bool:

@@ -7,6 +7,7 @@ could not write. Each operation runs in one read snapshot of the store.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -16,23 +17,24 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from beslut.audit import checkpoint as cp
-from beslut.audit.chain import ChainChecker
 from beslut.audit.export import Exported, write_package
 from beslut.audit.proofs import Inclusion, prove_consistency, prove_inclusion
-from beslut.audit.replay import AsOfRecorded, AsOfValid, Difference, HeldBack, Replayer, diff_cases
-from beslut.audit.source import Row, read_log
+from beslut.audit.replay import Difference, HeldBack
+from beslut.audit.source import Row, read_log, records_before
+from beslut.audit.streams import Spool, replay_streams
 from beslut.audit.verify import Report, Verifier
 from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
 from beslut.persistence import Store
 from beslut.states.audit_chain import AuditRecord
-from beslut.states.case import Case
-from beslut.workflow.views import case_status
 
 
 def verify_store(store: Store, *, checkpoint: cp.Checkpoint | None = None, source: str = "") -> Report:
     """Verify the whole log (chain, transitions, and the checkpoint if given); see :mod:`beslut.audit.verify`."""
     with store.reader() as reader:
-        return Verifier(checkpoint=checkpoint, checkpoint_source=source).run(read_log(reader))
+        verifier = Verifier(
+            checkpoint=checkpoint, checkpoint_source=source, loader=functools.partial(records_before, reader)
+        )
+        return verifier.run(read_log(reader))
 
 
 def make_checkpoint(store: Store, private_key: Ed25519PrivateKey, *, now: datetime) -> cp.Checkpoint:
@@ -43,7 +45,7 @@ def make_checkpoint(store: Store, private_key: Ed25519PrivateKey, *, now: dateti
         InvalidInput: the log is empty.
     """
     with store.reader() as reader:
-        verifier = Verifier()
+        verifier = Verifier(loader=functools.partial(records_before, reader))
         report = verifier.run(read_log(reader))
     if not report.ok:
         raise AuditVerificationFailed(
@@ -112,9 +114,13 @@ def log_records(store: Store, key: str | None) -> list[AuditRecord]:
 
 @dataclass
 class ReplayResult:
-    """The recommendations rebuilt from the log (as of a time, if asked), and how they compare with the tables."""
+    """The recommendations rebuilt from the log (as of a time, if asked), and how they compare with the tables.
 
-    cases: list[Case]
+    ``statuses`` are the `status --json` documents, kept on a temporary file (memory stays flat
+    however many recommendations there are; see :mod:`beslut.audit.streams`).
+    """
+
+    statuses: Spool
     events: int
     log_events: int
     as_of_recorded: datetime | None = None
@@ -122,10 +128,9 @@ class ReplayResult:
     held_back: list[HeldBack] = field(default_factory=list)
     differences: list[Difference] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        """The `audit replay --json` document: `status --json`'s shape plus what the replay was."""
+    def report(self) -> dict[str, Any]:
+        """The `audit replay --json` document without its recommendations (which may be many)."""
         return {
-            "recommendations": [case_status(c) for c in self.cases],
             "as_of_recorded": self.as_of_recorded.isoformat() if self.as_of_recorded is not None else None,
             "as_of_valid": self.as_of_valid.isoformat() if self.as_of_valid is not None else None,
             "events": self.events,
@@ -138,6 +143,14 @@ class ReplayResult:
             ),
         }
 
+    def as_dict(self) -> dict[str, Any]:
+        """The whole `audit replay --json` document: `status --json`'s shape plus what the replay was."""
+        return {"recommendations": list(self.statuses), **self.report()}
+
+    def close(self) -> None:
+        """Remove the temporary file of the statuses."""
+        self.statuses.close()
+
 
 def replay_store(
     store: Store,
@@ -149,7 +162,8 @@ def replay_store(
     """Rebuild every recommendation from the events alone (optionally as of a time); compare with the tables.
 
     The whole log is replayed and its chain checked in any case: a replay of a log that
-    is broken, or holds an illegal transition, is refused rather than shown.
+    is broken, or holds an illegal transition, is refused rather than shown. Two passes
+    in one read snapshot, one stream at a time (:mod:`beslut.audit.streams`).
 
     Raises:
         InvalidInput: ``check`` with an as-of time (the tables hold only the present).
@@ -157,36 +171,16 @@ def replay_store(
     """
     if check and (as_of_recorded is not None or as_of_valid is not None):
         raise InvalidInput("--check compares the live tables, which hold the present: leave out --as-of")
-    full = Replayer()
-    recorded = AsOfRecorded(as_of_recorded) if as_of_recorded is not None else None
-    valid = AsOfValid(as_of_valid) if as_of_valid is not None else None
-    chain = ChainChecker()
     with store.reader() as reader:
-        for row in read_log(reader):
-            if row.problem is not None:
-                raise AuditVerificationFailed(f"audit log broken at seq {chain.expected_seq}: {row.problem}")
-            record = row.record
-            problem, payload = chain.check(record)
-            if problem is None:
-                problem = full.feed(record, payload)
-            if problem is not None:
-                raise AuditVerificationFailed(f"audit log broken at seq {chain.expected_seq}: {problem}")
-            chain.accept(record)
-            if recorded is not None:
-                recorded.feed(record, payload)
-            if valid is not None:
-                valid.feed(record, payload)
-        live = reader.list_cases() if check else None
-    target = recorded.replayer if recorded is not None else valid.replayer if valid is not None else full
-    cases = sorted(target.cases.values(), key=lambda c: (c.proposed_on, c.key))
+        streamed = replay_streams(reader, as_of_recorded=as_of_recorded, as_of_valid=as_of_valid, check=check)
     return ReplayResult(
-        cases=cases,
-        events=target.events,
-        log_events=full.events,
+        statuses=streamed.statuses,
+        events=streamed.events,
+        log_events=streamed.log_events,
         as_of_recorded=as_of_recorded,
         as_of_valid=as_of_valid,
-        held_back=valid.held_back if valid is not None else [],
-        differences=diff_cases(live, full.cases) if live is not None else None,
+        held_back=streamed.held_back,
+        differences=streamed.differences,
     )
 
 
@@ -220,7 +214,8 @@ def export_case(
                     collected.append(row.record)
                 yield row
 
-        report = Verifier(checkpoint=checkpoint, checkpoint_source=source).run(rows())
+        loader = functools.partial(records_before, reader)
+        report = Verifier(checkpoint=checkpoint, checkpoint_source=source, loader=loader).run(rows())
         if not report.ok:
             raise AuditVerificationFailed(
                 f"refusing to export: audit log broken at seq {report.first_bad_seq}: {report.problem}"

@@ -30,7 +30,7 @@ from typing import Any
 from beslut.audit.chain import ChainChecker
 from beslut.audit.checkpoint import Checkpoint, subtree_ranges
 from beslut.audit.merkle import TreeBuilder
-from beslut.audit.replay import Replayer
+from beslut.audit.replay import Loader, Replayer
 from beslut.audit.source import Row
 from beslut.states.audit_chain import GENESIS_HASH
 from beslut.states.calendar import BusinessCalendar
@@ -89,6 +89,7 @@ class Verifier:
     checkpoint_source: str = ""
     calendar: BusinessCalendar | None = None
     check_transitions: bool = True
+    loader: Loader | None = None  # with it, the transition check keeps few cases in memory (see Replayer)
     tree: TreeBuilder = field(init=False)
     log_id: str | None = field(init=False, default=None)
     head_hash: str = field(init=False, default=GENESIS_HASH)
@@ -96,7 +97,7 @@ class Verifier:
     def __post_init__(self) -> None:
         wanted = subtree_ranges(self.checkpoint.tree_size) if self.checkpoint is not None else []
         self.tree = TreeBuilder(wanted)
-        self.replayer = Replayer(self.calendar, check_rules=True)
+        self.replayer = Replayer(self.calendar, check_rules=True, loader=self.loader)
 
     def run(self, rows: Iterable[Row]) -> Report:
         """Verify *rows* (in seq order, as the store holds them)."""
@@ -201,7 +202,7 @@ class Verifier:
             problem=failure.problem if failure is not None else None,
             failed_check=failure.check if failure is not None else None,
             first_bad_range=failure.bad_range if failure is not None else None,
-            streams=len(self.replayer.cases),
+            streams=self.replayer.streams,
             merkle_root=self.tree.root().hex(),
             checks=tuple(checks),
             checkpoint=checkpoint_info,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +36,6 @@ from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
 from beslut.persistence import DEFAULT_DATABASE, Store, open_store
 from beslut.persistence.schema import require_current_store
 from beslut.states.audit_chain import AuditRecord
-from beslut.workflow.views import case_status
 
 CheckpointFile = Annotated[Path, typer.Option("--checkpoint", help="A checkpoint file made by `audit checkpoint`.")]
 PubKey = Annotated[Path, typer.Option("--pubkey", help="The public key (PEM) the checkpoint must be signed with.")]
@@ -285,15 +285,30 @@ def audit_replay(
         return
     with read_only_store(db) as store:
         result = service.replay_store(store, as_of_recorded=instant, as_of_valid=day, check=check)
+    try:
+        _print_replay(result, instant=instant, day=day, json_output=json_output, check=check)
+    finally:
+        result.close()
+    differences = result.differences or []
+    if differences:
+        raise AuditVerificationFailed(
+            f"the live tables differ from the replayed log in {len(differences)} place(s), first {differences[0]}"
+        )
+
+
+def _print_replay(
+    result: service.ReplayResult, *, instant: datetime | None, day: date | None, json_output: bool, check: bool
+) -> None:
     differences = result.differences or []
     if json_output:
-        emit_json(result.as_dict())
+        _emit_replay_json(result)
     elif check:
         for difference in differences:
             typer.echo(str(difference))
         if not differences:
             typer.echo(
-                f"ok: the live tables equal the replay of {result.events} events ({len(result.cases)} recommendations)"
+                f"ok: the live tables equal the replay of {result.events} events "
+                f"({len(result.statuses)} recommendations)"
             )
     else:
         what = f"{result.events} of {result.log_events} events"
@@ -302,15 +317,24 @@ def audit_replay(
         if day is not None:
             what += f", as decided by {day.isoformat()}"
         typer.echo(f"replayed {what}")
-        render.print_statuses([case_status(c) for c in result.cases], detailed=False)
+        render.print_statuses(list(result.statuses), detailed=False)
         for held in result.held_back:
             typer.echo(
                 f"held back: seq {held.seq} {held.kind} ({held.stream}, valid on {held.valid_on}): {held.reason}"
             )
-    if differences:
-        raise AuditVerificationFailed(
-            f"the live tables differ from the replayed log in {len(differences)} place(s), first {differences[0]}"
-        )
+
+
+def _emit_replay_json(result: service.ReplayResult) -> None:
+    """`emit_json(result.as_dict())`, byte for byte, with the recommendations written one at a time (flat memory)."""
+    if not result.statuses:
+        emit_json(result.as_dict())
+        return
+    typer.echo('{\n  "recommendations": [', nl=False)
+    for index, status in enumerate(result.statuses):
+        text = textwrap.indent(json.dumps(status, ensure_ascii=False, indent=2), "    ")
+        typer.echo(("," if index else "") + "\n" + text, nl=False)
+    rest = json.dumps(result.report(), ensure_ascii=False, indent=2)
+    typer.echo("\n  ],\n" + rest.removeprefix("{\n"))
 
 
 def _replay_into(into: str, db: str | None, *, json_output: bool, as_of: bool, check: bool) -> None:

@@ -6,6 +6,7 @@ PostgreSQL database to a new empty PostgreSQL database), plus one cross-store ru
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -167,3 +168,15 @@ def test_the_rebuilt_database_takes_new_commands(mini_maria: Scenario, target: s
        db=target)  # fmt: skip
     report = ok("audit", "verify", "--json", db=target).json()
     assert (report["ok"], report["events"]) == (True, 16)
+
+
+def test_the_streamed_json_is_the_document_emit_json_would_print(store_url: str) -> None:
+    """`audit replay --json` writes the recommendations one at a time, byte for byte as one json.dumps would."""
+    demo(store_url)
+    for args in ((), ("--check",), ("--as-of-valid", "2023-01-05")):
+        out = ok("audit", "replay", "--json", *args, db=store_url).stdout
+        document = json.loads(out)
+        assert out == json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+        assert [r["key"] for r in document["recommendations"]] == [
+            r["key"] for r in ok("status", "--json", db=store_url).json()["recommendations"]
+        ][: len(document["recommendations"])]

@@ -1,0 +1,192 @@
+"""`audit replay` in flat memory: the chain in one pass, then the recommendations one stream at a time.
+
+Why two passes: a replay in seq order must keep every recommendation's case until
+the log ends (any of them may get another event), about 15 KB each, so memory grew
+with the number of recommendations. Replay needs no state shared between streams
+(:func:`beslut.states.case.apply` reads one case only; the cross-stream command
+rules are `audit verify`'s), so:
+
+1. **chain pass**, in seq order: every row read, the hash chain, gap-free seq and
+   stream_seq (:class:`~beslut.audit.chain.ChainChecker`), and per stream only the day
+   of its first event, which orders the output as ``status`` does (by the day proposed,
+   then key);
+2. **stream pass**, in that order: each stream's events (``WHERE stream = …``, the
+   ``(stream, stream_seq)`` index) folded through the same :class:`~beslut.audit.replay.Replayer`
+   as before (and the as-of replayers), its status document written to a temporary
+   file, and the case dropped. ``--check`` compares it with the live row there and then.
+
+Both passes run in one read snapshot, so they see the same rows. Where the log is
+broken, the refusal names the same first bad seq as the single pass did: the chain
+pass stops at the first row that breaks the chain (seq N), the stream pass checks
+transitions only below N, and the smallest failing seq of all is reported. Nothing is
+printed before both passes have finished, so a broken log is never half shown.
+
+Memory: the per-stream index (a key, a date and a stream head: ~200 bytes per
+recommendation, against ~15 KB for a case) and one stream's cases at a time; the status
+documents wait on disk (:class:`Spool`). What still grows: ``--check`` lists the live
+recommendations once to find any the log lacks, and the human-readable table is built
+whole by its renderer.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import IO, Any
+
+from beslut.audit.chain import ChainChecker
+from beslut.audit.replay import AsOfRecorded, AsOfValid, Difference, HeldBack, Replayer, diff_cases
+from beslut.audit.source import read_log
+from beslut.errors import AuditVerificationFailed
+from beslut.persistence import Reader
+from beslut.states.calendar import BusinessCalendar
+from beslut.states.case import Case
+from beslut.workflow.views import case_status
+
+
+class Spool:
+    """Finished cases on a temporary file, in the order added, read back as status documents.
+
+    The cases are pickled as they are (our own file, written and read by this process), and turned into
+    `status --json` documents only when read: that work (the cost allocation above all) is the printing's,
+    as it was when the replay kept every case in memory.
+    """
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self._count = 0
+        # A caller that only wants the differences may never call close(): the file goes with the spool, quietly.
+        weakref.finalize(self, self._file.close)
+
+    def add(self, case: Case) -> None:
+        """Append one case."""
+        pickle.dump(case, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self._count):
+            case: Case = pickle.load(self._file)  # noqa: S301 - a temporary file only this process wrote
+            yield case_status(case)
+        self._file.seek(0, 2)
+
+    def close(self) -> None:
+        """Remove the file."""
+        self._file.close()
+
+
+@dataclass
+class Streamed:
+    """What the two passes found: the status documents (as of a time, if asked) and the rest of the report."""
+
+    statuses: Spool
+    events: int = 0
+    log_events: int = 0
+    held_back: list[HeldBack] = field(default_factory=list)
+    differences: list[Difference] | None = None
+
+
+def replay_streams(
+    reader: Reader, *, as_of_recorded: datetime | None, as_of_valid: date | None, check: bool
+) -> Streamed:
+    """Replay the whole log in *reader*'s snapshot, stream by stream (see the module docstring).
+
+    Raises:
+        AuditVerificationFailed: the log is broken (names the first bad seq); nothing is returned.
+    """
+    first_days, limit, failure = _chain_pass(reader)
+    out = Streamed(statuses=Spool(), differences=[] if check else None)
+    calendar = BusinessCalendar()  # one for all streams: it caches the holidays of each year it is asked about
+    try:
+        for key in sorted(first_days, key=lambda k: (first_days[k], k)):
+            problem = _stream_pass(
+                reader, key, out, calendar=calendar, limit=limit, instant=as_of_recorded, day=as_of_valid
+            )
+            if problem is not None and (failure is None or problem[0] < failure[0]):
+                failure = problem
+        if failure is None and out.differences is not None:
+            live_keys = {c.key for c in reader.list_cases()}
+            out.differences.extend(Difference(k, None, "exists", True, False) for k in live_keys - set(first_days))
+            out.differences.sort(key=lambda d: d.key)  # stable: each key's differences stay in their order
+    except BaseException:
+        out.statuses.close()
+        raise
+    if failure is not None:
+        out.statuses.close()
+        raise AuditVerificationFailed(f"audit log broken at seq {failure[0]}: {failure[1]}")
+    out.held_back.sort(key=lambda h: h.seq)
+    return out
+
+
+def _chain_pass(reader: Reader) -> tuple[dict[str, date], int, tuple[int, str] | None]:
+    """Check the chain; return each stream's first day, the first seq not proven by it, and what broke it."""
+    chain = ChainChecker()
+    first_days: dict[str, date] = {}
+    failure: tuple[int, str] | None = None
+    for row in read_log(reader):
+        if row.problem is not None:
+            failure = (chain.expected_seq, row.problem)
+            break
+        record = row.record
+        problem, _ = chain.check(record)
+        if problem is not None:
+            failure = (chain.expected_seq, problem)
+            break
+        chain.accept(record)
+        if record.stream not in first_days:
+            first_days[record.stream] = _day(record.valid_on)
+    return first_days, chain.expected_seq, failure
+
+
+def _stream_pass(
+    reader: Reader,
+    key: str,
+    out: Streamed,
+    *,
+    calendar: BusinessCalendar,
+    limit: int,
+    instant: datetime | None,
+    day: date | None,
+) -> tuple[int, str] | None:
+    """Fold one stream's events below seq *limit*; add its status to *out*; return its first failure, if any."""
+    full = Replayer(calendar)
+    recorded = AsOfRecorded(instant, Replayer(calendar, whole_log=False)) if instant is not None else None
+    valid = AsOfValid(day, Replayer(calendar, whole_log=False)) if day is not None else None
+    for row in read_log(reader, stream=key):
+        record = row.record
+        if record.seq >= limit:  # past the chain's first break: not proven, not replayed
+            break
+        problem = row.problem or full.feed(record)
+        if problem is not None:
+            return record.seq, problem
+        if recorded is not None:
+            recorded.feed(record)
+        if valid is not None:
+            valid.feed(record)
+    target = recorded.replayer if recorded is not None else valid.replayer if valid is not None else full
+    case = target.cases.get(key)
+    if case is not None:
+        out.statuses.add(case)
+    out.events += target.events
+    out.log_events += full.events
+    if valid is not None:
+        out.held_back.extend(valid.held_back)
+    if out.differences is not None:
+        live = reader.load_case(key)
+        out.differences.extend(diff_cases([live] if live is not None else [], full.cases))
+    return None
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:  # the stream pass names what is wrong with it
+        return date.min

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from beslut.workflow.batch import BatchResult, PartyStep
 from beslut.workflow.engine import CommandResult, Engine, Fired
 
-__all__ = ["CommandResult", "Engine", "Fired"]
+__all__ = ["BatchResult", "CommandResult", "Engine", "Fired", "PartyStep"]

@@ -32,6 +32,7 @@ from beslut.states.audit_chain import AuditRecord, ChainReport, verify_chain
 from beslut.states.calendar import BusinessCalendar, local_date
 from beslut.states.case import Case, Event
 from beslut.states.spec import RecommendationSpec, parse_spec_text
+from beslut.workflow.batch import BatchResult, PartyStep, check_steps, naming_item, step_events
 
 TICK_BATCH = 100
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -203,6 +204,55 @@ class Engine:
     def consolidate(self, key: str, *, on: date, expected_version: int | None = None) -> CommandResult:
         """Count the decisions; an adopted agreement whose in-force date has come enters into force."""
         return self._command(key, expected_version, lambda c, t: domain.consolidate(c, on=on, today=t))
+
+    def batch(self, steps: Sequence[PartyStep]) -> BatchResult:
+        """Run many party steps, on many recommendations, in ONE transaction: all or nothing.
+
+        The result equals running the steps one by one in the given order (same states,
+        same audit events and hash chain, all recorded at one instant), but each case is
+        loaded once (held, in key order so concurrent batches cannot deadlock), saved
+        once and has its deadlines synced once, and the events go in as one multi-row
+        insert: the per-command round trips are what limit throughput, not the domain.
+        A refusal names the item (index, action, key, party), keeps its class (exit
+        code) and writes nothing. The same (action, key, party) twice is refused.
+        """
+        check_steps(steps)
+        if not steps:
+            return BatchResult(cases=(), records=())
+        now = self._now()
+        today_ = local_date(now)
+        with self.store.unit_of_work() as uow:
+            before: dict[str, Case] = {}
+            first_item = {step.key: index for index, step in reversed(list(enumerate(steps)))}
+            for key in sorted(first_item):
+                with naming_item(first_item[key], steps[first_item[key]]):
+                    before[key] = self._load(uow, key)
+            current = dict(before)
+            events: list[Event] = []
+            for index, step in enumerate(steps):
+                case = current[step.key]
+                with naming_item(index, step):
+                    if step.expected_version is not None and step.expected_version != case.version:
+                        raise ConcurrencyConflict(
+                            f"recommendation {step.key!r} is at version {case.version}, "
+                            f"not {step.expected_version}: reload and try again"
+                        )
+                    for event in step_events(step, case, today_, self.calendar):
+                        stamped = self._stamp(event)
+                        case = domain.apply(case, stamped, self.calendar)
+                        events.append(stamped)
+                current[step.key] = case
+            for key, old in before.items():
+                uow.save_case(current[key], expected_version=old.version, now=now)
+            failpoints.hit("engine.after_save_case")
+            records = uow.append_events(events, recorded_at=now)
+            failpoints.hit("engine.after_append_events")
+            for key, old in before.items():
+                wanted = deadlines_for(current[key])
+                if wanted != deadlines_for(old):
+                    uow.sync_deadlines(key, wanted, now=now)
+            failpoints.hit("engine.after_sync_deadlines")
+        return BatchResult(cases=tuple(current[key] for key in before), records=tuple(records))
 
     def tick(
         self,

@@ -1,0 +1,128 @@
+"""Many party steps in one transaction: the input type, its checks and how a step becomes events.
+
+:meth:`beslut.workflow.engine.Engine.batch` runs a list of :class:`PartyStep` all or
+nothing. This module holds what does not touch the database: which steps exist, the
+fields each one needs, refusing the same step twice in one batch, and prefixing a
+refusal with the item that caused it, so a 10,000-line import names the line to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+
+from beslut.errors import BeslutError, Duplicate, InvalidInput
+from beslut.states import case as domain
+from beslut.states.audit_chain import AuditRecord
+from beslut.states.calendar import BusinessCalendar
+from beslut.states.case import Case, Event
+
+ACTIONS = ("prepare", "propose", "decide", "announce", "appeal", "settle", "report")
+
+# The fields each action needs besides key, party and on (the CLI's required options).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "prepare": ("case_number",),
+    "propose": ("body", "paragraph"),
+    "decide": ("outcome", "paragraph"),
+    "announce": (),
+    "appeal": (),
+    "settle": ("result",),
+    "report": (),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartyStep:
+    """One party command of a batch: the same arguments as the engine's single command.
+
+    ``expected_version`` is the recommendation's version just before this step (as if
+    the batch's earlier steps had been run one by one); None skips the check.
+    """
+
+    action: str
+    key: str
+    party: str
+    on: date
+    outcome: str | None = None
+    paragraph: str | None = None
+    body: str | None = None
+    conditions: str | None = None
+    case_number: str | None = None
+    result: str | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchResult:
+    """What a batch did: every recommendation it changed (as saved) and the audit records, in step order."""
+
+    cases: tuple[Case, ...]
+    records: tuple[AuditRecord, ...]
+
+
+def describe(index: int, step: PartyStep) -> str:
+    """How a refusal names the item: its index (from 0), action, recommendation and party."""
+    return f"batch item {index} ({step.action} {step.key!r} party {step.party!r})"
+
+
+@contextmanager
+def naming_item(index: int, step: PartyStep) -> Iterator[None]:
+    """Re-raise a refusal or conflict with the item in front of its message, keeping its class (exit code)."""
+    try:
+        yield
+    except BeslutError as error:
+        error.args = (f"{describe(index, step)}: {error}",)
+        raise
+
+
+def check_steps(steps: Sequence[PartyStep]) -> None:
+    """Refuse unknown actions, missing fields and the same step twice (a double-counted import line)."""
+    first: dict[tuple[str, str, str], int] = {}
+    for index, step in enumerate(steps):
+        if step.action not in ACTIONS:
+            raise InvalidInput(f"{describe(index, step)}: unknown action; use one of {', '.join(ACTIONS)}")
+        for name in REQUIRED[step.action]:
+            if getattr(step, name) is None:
+                raise InvalidInput(f"{describe(index, step)}: needs {name}")
+        identity = (step.action, step.key, step.party)
+        if identity in first:
+            raise Duplicate(f"{describe(index, step)}: repeats batch item {first[identity]}")
+        first[identity] = index
+
+
+def step_events(step: PartyStep, case: Case, today: date, calendar: BusinessCalendar) -> list[Event]:
+    """The events the domain returns for *step* on *case* (refusing as the single command would)."""
+    party, on = step.party, step.on
+    if step.action == "prepare":
+        assert step.case_number is not None
+        return domain.prepare_party(case, party, case_number=step.case_number, on=on, today=today)
+    if step.action == "propose":
+        assert step.body is not None
+        assert step.paragraph is not None
+        return domain.propose_party(case, party, body=step.body, paragraph=step.paragraph, on=on, today=today)
+    if step.action == "decide":
+        assert step.outcome is not None
+        assert step.paragraph is not None
+        return domain.decide_party(
+            case,
+            party,
+            outcome=step.outcome,
+            paragraph=step.paragraph,
+            on=on,
+            today=today,
+            body=step.body,
+            conditions=step.conditions,
+        )
+    if step.action == "announce":
+        return domain.announce_party(case, party, on=on, today=today, calendar=calendar)
+    if step.action == "appeal":
+        return domain.appeal_party(case, party, on=on, today=today)
+    if step.action == "settle":
+        assert step.result is not None
+        return domain.settle_party(case, party, result=step.result, on=on, today=today)
+    return domain.report_party(case, party, on=on, today=today)
+
+
+__all__ = ["ACTIONS", "BatchResult", "PartyStep", "check_steps", "describe", "naming_item", "step_events"]

@@ -169,7 +169,7 @@ def _check_parse(text: str) -> object:
         message = str(error)
         assert "\n" not in message
         assert "\r" not in message
-        assert message.startswith("spec field '"), message
+        assert message.startswith("spec field "), message  # then the field, quoted by repr
         assert len(message) < 1000, f"a {len(message)}-character message"
         return error
 

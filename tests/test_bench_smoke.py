@@ -52,3 +52,16 @@ def test_bench_api_runs_against_a_real_server_and_prints_the_ratios(
             )
     assert re.search(r"^healthz +1 +16 +\d+ +- ", out, re.MULTILINE), out  # the HTTP floor, no engine side
     assert list(tmp_path.iterdir()) == []  # the database and the server's log are removed
+
+
+def test_bench_batch_runs_and_prints_the_ratios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/bench_batch.py --smoke runs Engine.batch and the raw baseline per batch size and cleans up."""
+    from bench.bench_batch import main as batch_main  # noqa: PLC0415
+
+    assert batch_main(["--smoke", "--db-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for size in (5, 20):
+        assert re.search(rf"^engine batch +{size} +20 ", out, re.MULTILINE), out
+        assert re.search(rf"^raw sqlite3 +{size} +20 ", out, re.MULTILINE), out
+        assert re.search(rf"^ratio engine/raw \(batches of {size}\): \d+\.\d+x; engine \d+ decisions/s", out, re.M)
+    assert list(tmp_path.iterdir()) == []  # the temporary databases are removed

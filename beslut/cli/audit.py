@@ -14,10 +14,10 @@ import json
 import os
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -35,7 +35,7 @@ from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
 from beslut.persistence import DEFAULT_DATABASE, Store, open_store
 from beslut.persistence.schema import require_current_store
-from beslut.states.audit_chain import AuditRecord
+from beslut.workflow.documents import audit_record_json
 
 CheckpointFile = Annotated[Path, typer.Option("--checkpoint", help="A checkpoint file made by `audit checkpoint`.")]
 PubKey = Annotated[Path, typer.Option("--pubkey", help="The public key (PEM) the checkpoint must be signed with.")]
@@ -141,12 +141,7 @@ def audit_log(
     out.print(table)
 
 
-def _record_dict(record: AuditRecord) -> dict[str, Any]:
-    """`record.as_dict()`, except that a payload that is not JSON (tampered) is shown as the text it is."""
-    document = dataclasses.asdict(record)
-    with suppress(ValueError):
-        document["payload"] = json.loads(record.payload)
-    return document
+_record_dict = audit_record_json
 
 
 # ---------------------------------------------------------------- keys and checkpoints

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -12,8 +12,8 @@ from beslut import render
 from beslut.cli._app import app, contact_app, scheduler_app
 from beslut.cli._options import Db, Json, emit_json, open_engine
 from beslut.errors import InvalidInput
-from beslut.scheduler.deadlines import DeadlineRow
-from beslut.scheduler.records import Contact, OutboxRecord
+from beslut.scheduler.records import Contact
+from beslut.workflow.documents import contact_json, deadline_json, heartbeat_json, outbox_json
 
 
 @scheduler_app.command("run")
@@ -55,41 +55,11 @@ def scheduler_run(
 def scheduler_status(db: Db = None, json_output: Json = False) -> None:
     """Show each daemon's last heartbeat: is it alive, when did it last tick."""
     beats = open_engine(db).heartbeats()
-    rows = [
-        {
-            "daemon_id": b.daemon_id,
-            "hostname": b.hostname,
-            "pid": b.pid,
-            "started_at": b.started_at.isoformat(),
-            "last_tick_at": b.last_tick_at.isoformat() if b.last_tick_at else None,
-            "last_tick_handled": b.last_tick_handled,
-            "last_delivered": b.last_delivered,
-            "stopped_at": b.stopped_at.isoformat() if b.stopped_at else None,
-        }
-        for b in beats
-    ]
+    rows = [heartbeat_json(b) for b in beats]
     if json_output:
         emit_json({"daemons": rows})
         return
     render.print_rows(rows, title="Scheduler daemons", empty="no daemon has run yet")
-
-
-def outbox_json(record: OutboxRecord) -> dict[str, Any]:
-    """One outbox row as `outbox --json` prints it (a contract: keys are only added)."""
-    return {
-        "id": record.id,
-        "recommendation": record.recommendation,
-        "party": record.party,
-        "kind": record.kind,
-        "due_at": record.due_at.isoformat(),
-        "status": record.status,
-        "sent_at": record.sent_at.isoformat() if record.sent_at else None,
-        "contact": record.contact_id or None,
-        "attempts": record.attempts,
-        "next_attempt_at": record.next_attempt_at.isoformat() if record.next_attempt_at else None,
-        "last_error": record.last_error,
-        "dedupe_key": record.dedupe_key,
-    }
 
 
 @app.command()
@@ -107,18 +77,6 @@ def outbox(
         return
     shown = ["id", "due_at", "recommendation", "party", "kind", "contact", "status", "attempts", "last_error"]
     render.print_rows([{k: r[k] for k in shown} for r in rows], title="Outbox", empty="the outbox is empty")
-
-
-def deadline_json(row: DeadlineRow) -> dict[str, Any]:
-    """One timer as `deadlines --json` prints it."""
-    return {
-        "id": row.id,
-        "recommendation": row.recommendation,
-        "party": row.party,
-        "kind": row.kind,
-        "due_at": row.due_at.isoformat(),
-        "status": row.status,
-    }
 
 
 @app.command()
@@ -168,10 +126,7 @@ def contact_add(
 @contact_app.command("list")
 def contact_list(db: Db = None, json_output: Json = False) -> None:
     """List the contacts."""
-    rows = [
-        {"id": c.id, "party": c.party, "name": c.name, "email": c.email, "active": c.active}
-        for c in open_engine(db).contacts()
-    ]
+    rows = [contact_json(c) for c in open_engine(db).contacts()]
     if json_output:
         emit_json(rows)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,7 @@ from beslut.cli._options import (
     open_engine,
     parse_date,
 )
+from beslut.workflow.steps_file import read_steps
 
 # ---------------------------------------------------------------- party steps
 
@@ -135,3 +137,22 @@ def party_report(
         engine.report(key, party, on=parse_date(on), expected_version=expect_version),
         f"{party} minute extract received",
     )
+
+
+@party_app.command("import")
+def party_import(
+    file: Annotated[Path, typer.Argument(help="JSON Lines (or .csv with a header row): one party step a line.")],
+    db: Db = None,
+    actor: Actor = None,
+) -> None:
+    """Run many party steps in ONE transaction: all of them, or (one refused) none.
+
+    Each line is a step with its own `on`: {"action": "decide", "key": ..., "party": ...,
+    "on": "2025-05-20", "outcome": "approved", "paragraph": "§ 88"}; fields as the single
+    commands' options (case_number for prepare's --case), expected_version optional.
+    """
+    steps = read_steps(file)
+    engine = open_engine(db, actor)
+    result = engine.batch(steps)
+    engine.close()
+    typer.echo(f"{len(steps)} steps on {len(result.cases)} recommendations ({len(result.records)} audit events)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from beslut.errors import BeslutError, Duplicate, InvalidInput
@@ -52,6 +52,7 @@ class PartyStep:
     case_number: str | None = None
     result: str | None = None
     expected_version: int | None = None
+    source: str | None = field(default=None, compare=False)  # where the step came from, e.g. "line 7"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +65,8 @@ class BatchResult:
 
 def describe(index: int, step: PartyStep) -> str:
     """How a refusal names the item: its index (from 0), action, recommendation and party."""
-    return f"batch item {index} ({step.action} {step.key!r} party {step.party!r})"
+    where = step.source or f"batch item {index}"
+    return f"{where} ({step.action} {step.key!r} party {step.party!r})"
 
 
 @contextmanager
@@ -88,7 +90,8 @@ def check_steps(steps: Sequence[PartyStep]) -> None:
                 raise InvalidInput(f"{describe(index, step)}: needs {name}")
         identity = (step.action, step.key, step.party)
         if identity in first:
-            raise Duplicate(f"{describe(index, step)}: repeats batch item {first[identity]}")
+            earlier = steps[first[identity]].source or f"batch item {first[identity]}"
+            raise Duplicate(f"{describe(index, step)}: repeats {earlier}")
         first[identity] = index
 
 

@@ -7,7 +7,9 @@ is compared is everything but the key and recorded_at.
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from beslut.errors import ConcurrencyConflict, Duplicate, InvalidInput, NotFound, Refusal, RuleViolation
 from beslut.states.case import Case
 from beslut.workflow import Engine, PartyStep
+from tests.cli import helpers as cli
 from tests.conftest import PARTIES, spec_2022
 
 KEY = "svom-2022-mini-maria"
@@ -247,3 +250,89 @@ class TestAllOrNothing:
             engine.batch(steps)
         assert 3 == raised.value.exit_code
         assert before == engine.store.dump()
+
+
+class TestImportCommand:
+    """`beslut party import FILE`: JSON Lines or CSV, one transaction, one-line refusals naming the line."""
+
+    @pytest.fixture
+    def db(self, store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+        monkeypatch.delenv("BESLUT_DB", raising=False)
+        monkeypatch.delenv("BESLUT_ACTOR", raising=False)
+        with cli.engine(store_url) as api:
+            api.init()
+            _open(api, KEY)
+        return store_url
+
+    def test_jsonl_and_csv_imports_apply_every_line(self, db: str, tmp_path: Path) -> None:
+        lines = tmp_path / "steps.jsonl"
+        lines.write_text(
+            json.dumps({"action": "prepare", "key": KEY, "party": "2380", "on": "2022-06-10", "case_number": "KS 1"})
+            + "\n\n"  # a blank line is skipped
+            + json.dumps(
+                {
+                    "action": "decide",
+                    "key": KEY,
+                    "party": "2309",
+                    "on": "2022-08-22",
+                    "outcome": "rejected",
+                    "paragraph": "§ 4",
+                    "expected_version": 3,
+                }
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        table = tmp_path / "steps.csv"
+        table.write_text(
+            "action,key,party,on,outcome,paragraph,conditions\n"
+            f"decide,{KEY},2321,2022-08-22,approved_with_conditions,§ 5,Om regionen betalar\n"
+            f"decide,{KEY},2313,2022-08-22,approved,§ 6,\n",
+            encoding="utf-8",
+        )
+        assert "2 steps on 1 recommendations (2 audit events)" in cli.ok("party", "import", str(lines), db=db).stdout
+        cli.ok("party", "import", str(table), db=db)
+        with cli.engine(db) as api:
+            case = api.case(KEY)
+            assert [("preparing", None), ("decided", "rejected"), ("decided", "approved_with_conditions")] == [
+                (case.party(p).state, case.party(p).outcome) for p in ("2380", "2309", "2321")
+            ]
+            assert 6 == case.version
+            assert api.verify_audit().ok
+
+    @pytest.mark.parametrize(
+        ("content", "code", "words"),
+        [
+            (
+                '{"action": "decide", "key": "K", "party": "2380", "on": "2022-08-22", "outcome": "approved",'
+                ' "paragraph": "§ 1"}\n{"action": "decide", "key": "K", "party": "9999", "on": "2022-08-22",'
+                ' "outcome": "approved", "paragraph": "§ 1"}\n',
+                2,
+                "line 2 (decide 'K' party '9999'): ",
+            ),
+            (
+                '{"action": "prepare", "key": "K", "party": "2380", "on": "2022-06-10", "case_number": "1",'
+                ' "expected_version": 7}\n',
+                3,
+                "line 1 (prepare 'K' party '2380'): recommendation",
+            ),
+            (
+                '{"action": "decide", "key": "K", "party": "2380", "on": "2022-08-22", "outcom": "approved"}\n',
+                2,
+                "line 1: unknown field 'outcom'",
+            ),
+            ("not json\n", 2, "line 1: not JSON"),
+            ('{"action": "decide", "key": "K", "party": "2380", "on": "22 aug"}\n', 2, "is not a date"),
+        ],
+    )
+    def test_a_bad_line_refuses_the_whole_file(
+        self, db: str, tmp_path: Path, content: str, code: int, words: str
+    ) -> None:
+        path = tmp_path / "steps.jsonl"
+        path.write_text(content.replace('"K"', f'"{KEY}"'), encoding="utf-8")
+        result = cli.refused("party", "import", str(path), db=db, code=code)
+        assert words.replace("'K'", repr(KEY)) in result.stderr
+
+    def test_a_missing_file_is_refused(self, db: str, tmp_path: Path) -> None:
+        result = cli.refused("party", "import", str(tmp_path / "nope.jsonl"), db=db)
+        assert "cannot read it" in result.stderr

@@ -4,7 +4,8 @@ It knows two recommendations, ``r1`` and its revision ``r2`` (which supersedes `
 the parties ``a``, ``b`` and ``c`` (``c`` coordinates and has its own, later reply date). It
 predicts, for every command, whether the engine must accept it and what every state is after it.
 It shares no code with :mod:`beslut.states`: its calendar is a hand-written table of the Swedish
-non-working days of 2022-06 to 2023-03 (Lag 1989:253 plus the three eves), its machines are the
+non-working days of 2022-06 to 2025-12 (Lag 1989:253 plus the three eves; clock moves reach well
+into 2023, and a date past the table would silently count as a working day), its machines are the
 tables of the README, and its rules are the ones the README and docs/spec.md state.
 
 A prediction is ``"ok"``, ``"refused"`` (exit 2: bad input, unknown key or party, wrong state,
@@ -42,6 +43,44 @@ HOLIDAYS = frozenset(
         date(2023, 1, 6),  # trettondedag jul
         date(2023, 4, 7),  # långfredagen
         date(2023, 4, 10),  # annandag påsk
+        date(2023, 5, 1),  # första maj
+        date(2023, 5, 18),  # Kristi himmelsfärdsdag
+        date(2023, 6, 6),  # Sveriges nationaldag
+        date(2023, 6, 23),  # midsommarafton
+        date(2023, 6, 24),  # midsommardagen
+        date(2023, 11, 4),  # alla helgons dag
+        date(2023, 12, 24),  # julafton
+        date(2023, 12, 25),  # juldagen
+        date(2023, 12, 26),  # annandag jul
+        date(2023, 12, 31),  # nyårsafton
+        date(2024, 1, 1),  # nyårsdagen
+        date(2024, 1, 6),  # trettondedag jul
+        date(2024, 3, 29),  # långfredagen
+        date(2024, 4, 1),  # annandag påsk
+        date(2024, 5, 1),  # första maj
+        date(2024, 5, 9),  # Kristi himmelsfärdsdag
+        date(2024, 6, 6),  # Sveriges nationaldag
+        date(2024, 6, 21),  # midsommarafton
+        date(2024, 6, 22),  # midsommardagen
+        date(2024, 11, 2),  # alla helgons dag
+        date(2024, 12, 24),  # julafton
+        date(2024, 12, 25),  # juldagen
+        date(2024, 12, 26),  # annandag jul
+        date(2024, 12, 31),  # nyårsafton
+        date(2025, 1, 1),  # nyårsdagen
+        date(2025, 1, 6),  # trettondedag jul
+        date(2025, 4, 18),  # långfredagen
+        date(2025, 4, 21),  # annandag påsk
+        date(2025, 5, 1),  # första maj
+        date(2025, 5, 29),  # Kristi himmelsfärdsdag
+        date(2025, 6, 6),  # Sveriges nationaldag
+        date(2025, 6, 20),  # midsommarafton
+        date(2025, 6, 21),  # midsommardagen
+        date(2025, 11, 1),  # alla helgons dag
+        date(2025, 12, 24),  # julafton
+        date(2025, 12, 25),  # juldagen
+        date(2025, 12, 26),  # annandag jul
+        date(2025, 12, 31),  # nyårsafton
     }
 )
 
@@ -52,10 +91,14 @@ PARTY_REPLY_BY = {"r1": {"c": date(2022, 10, 15)}, "r2": {}}
 IN_FORCE_CHOICES = {"r1": date(2022, 11, 1), "r2": date(2023, 1, 2)}
 
 
+HOLIDAYS_UNTIL = date(2025, 12, 31)
+
+
 def roll(day: date) -> date:
     """The next working day on or after *day* (Lag 1930:173)."""
     while day.weekday() >= 5 or day in HOLIDAYS:
         day += timedelta(days=1)
+    assert day <= HOLIDAYS_UNTIL, f"the reference model's holiday table ends {HOLIDAYS_UNTIL}; extend it for {day}"
     return day
 
 

@@ -499,6 +499,8 @@ class Engine:
         return Fired(deadline=timer, status=plan.status, messages=queued, skipped=plan.skipped)
 
     def _load(self, uow: UnitOfWork, key: str) -> Case:
+        if "\x00" in key:  # PostgreSQL cannot even compare text with NUL: refuse it as unknown, not a store error
+            raise NotFound(f"no recommendation {key!r}")
         case = uow.load_case_for_update(key)
         if case is None:
             raise NotFound(f"no recommendation {key!r}")

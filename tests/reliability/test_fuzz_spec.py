@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import tomllib
 from collections.abc import Iterator
 from datetime import date, datetime, time
@@ -28,7 +29,13 @@ from beslut.workflow import Engine
 from tests.conftest import spec_2022
 
 BASE: dict[str, Any] = tomllib.loads(spec_2022())
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    # Same examples every CI run; BESLUT_FUZZ_RANDOM=1 explores (see test_fuzz_cli.py).
+    derandomize=os.environ.get("BESLUT_FUZZ_RANDOM") != "1",
+)
 
 INJECTIONS = [
     "'; DROP TABLE audit_event; --",

@@ -35,8 +35,15 @@ the summary gives commands/s per N, engine/raw, and the scaling N/1 of each side
 the audit log is checked: the engine's chain verifies and holds exactly the commands run, the raw
 log has ``seq`` 1..C with no gap.
 
-``--profile DIR`` runs cProfile in every engine writer and prints where their time went (wall
-time, so lock waits show up in ``BEGIN``/``pg_advisory_xact_lock``/``commit``).
+``--phases`` times, in every engine writer, how long each command waits for the write lock and how
+long it holds it (SQLite: ``BEGIN IMMEDIATE`` to the connection's return after ``COMMIT``;
+PostgreSQL: the audit-append advisory lock to the same point): one writer at a time holds it, so
+1000 / hold (ms) bounds the commands per second whatever N is. ``--profile DIR`` runs cProfile in
+every engine writer and prints where their time went (wall time, so lock waits show up in
+``BEGIN``/``pg_advisory_xact_lock``/``commit``).
+
+Each writer first runs ``--warmup`` untimed commands of its own: the first writes of a process
+import and cache a great deal, and untimed they would slow whichever run a process does first.
 
 No timing is asserted anywhere; docs/performance.md ("Concurrent writers") has the figures.
 """
@@ -81,6 +88,7 @@ from bench.bench_commands import (
 DEFAULT_WRITERS = (1, 2, 4, 8)
 DEFAULT_COMMANDS = 960
 DEFAULT_ROUNDS = 2
+DEFAULT_WARMUP = 8
 MODES = ("own", "shared")
 KEY_PREFIX = "w"
 AUDIT_APPEND_LOCK = 0x6265736C7574  # the key beslut.persistence.postgres takes; the raw baseline takes it too
@@ -105,22 +113,30 @@ class Plan:
 
     keys: list[str]
     parties: list[str]
-    per_writer: list[list[Step]]
+    per_writer: list[list[Step]]  # each writer's warm-up steps, then its timed ones
+    warmup: int
 
     @property
     def commands(self) -> int:
+        """Every command run, warm-up included (what the audit log must hold after the set-up's events)."""
         return sum(len(steps) for steps in self.per_writer)
 
+    @property
+    def timed(self) -> int:
+        return self.commands - self.warmup * len(self.per_writer)
 
-def plan(mode: str, writers: int, commands: int) -> Plan:
+
+def plan(mode: str, writers: int, commands: int, warmup: int) -> Plan:
     """Split *commands* party steps between *writers*: own recommendations each, or dealt round-robin.
 
-    Each (recommendation, party) pair goes through its four steps in order, by one writer.
+    Each (recommendation, party) pair goes through its four steps in order, by one writer. Each
+    writer first runs *warmup* untimed steps of its own (the first write of a process imports and
+    caches a lot: untimed, it would slow whichever run a process does first).
     """
     from beslut import parse_spec_text  # noqa: PLC0415 - the parent only
 
     parties = [p.key for p in parse_spec_text(spec_template()).parties]
-    each = commands // writers
+    each = commands // writers + warmup
     pairs_each = math.ceil(each / len(STEPS))
     if mode == "own":
         keys_each = math.ceil(pairs_each / len(parties))
@@ -131,7 +147,7 @@ def plan(mode: str, writers: int, commands: int) -> Plan:
         pairs = [(k, p) for k in keys for p in parties]
         mine = [pairs[w::writers][:pairs_each] for w in range(writers)]
     per_writer = [[Step(name, k, p) for k, p in pairs for name in STEPS][:each] for pairs in mine]
-    return Plan(keys, parties, per_writer)
+    return Plan(keys, parties, per_writer, warmup)
 
 
 # ---------------------------------------------------------------- what a writer process runs
@@ -146,7 +162,9 @@ class Job:
     target: str  # a file path or a PostgreSQL URL
     mode: str
     steps: list[Step]
+    warmup: int
     profile: str | None = None  # write a cProfile of the timed part here
+    phases: bool = False  # time the lock wait and the lock hold of every command
 
 
 @dataclass
@@ -159,6 +177,8 @@ class Outcome:
     stale: int
     busy: int
     error: str | None = None
+    lock_wait_ns: int = 0  # in BEGIN IMMEDIATE (SQLite) or pg_advisory_xact_lock (PostgreSQL)
+    lock_hold_ns: int = 0  # from holding that lock to the connection's return to the pool (after COMMIT)
 
 
 class EngineWriter:
@@ -170,6 +190,39 @@ class EngineWriter:
         self.job = job
         self.engine = Engine(open_store(job.target), clock=FixedClock(CLOCK_AT), actor="bench")
         self.stale = self.busy = 0
+        self.lock_wait_ns = self.lock_hold_ns = 0
+        if job.phases:
+            self._listen()
+
+    def _listen(self) -> None:
+        """Time the write lock: how long each command waits for it and holds it (SQLAlchemy events)."""
+        from sqlalchemy import event  # noqa: PLC0415
+
+        sql_engine = getattr(self.engine.store, "engine")  # noqa: B009 - SqlStore's SQLAlchemy engine
+        clock = time.monotonic_ns
+        state: dict[str, int] = {}
+
+        def is_lock(statement: str) -> bool:
+            return statement.startswith("BEGIN IMMEDIATE") or "pg_advisory_xact_lock" in statement
+
+        @event.listens_for(sql_engine, "before_cursor_execute")
+        def before(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            if is_lock(statement):
+                state["asked"] = clock()
+
+        @event.listens_for(sql_engine, "after_cursor_execute")
+        def after(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            if is_lock(statement):
+                state["held"] = clock()
+                self.lock_wait_ns += state["held"] - state.pop("asked")
+
+        @event.listens_for(sql_engine, "checkin")
+        def checkin(*_: Any) -> None:
+            if "held" in state:
+                self.lock_hold_ns += clock() - state.pop("held")
+
+    def reset_phases(self) -> None:
+        self.lock_wait_ns = self.lock_hold_ns = 0
 
     def warm(self) -> None:
         """Connect and read once, so the timed part starts with a pooled connection."""
@@ -213,6 +266,7 @@ class RawWriter:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.stale = self.busy = 0
+        self.lock_wait_ns = self.lock_hold_ns = 0
         self.postgres = job.store == "postgres"
         if self.postgres:
             import psycopg  # noqa: PLC0415
@@ -289,6 +343,9 @@ class RawWriter:
             raise
         return True
 
+    def reset_phases(self) -> None:
+        """The raw writers are not timed per phase."""
+
     def close(self) -> None:
         self.db.close()
 
@@ -303,19 +360,28 @@ def writer_process(pipe: Connection) -> None:
         try:
             writer = EngineWriter(job) if job.side == "engine" else RawWriter(job)
             writer.warm()
+            for step in job.steps[: job.warmup]:
+                writer.run(step)
+            writer.stale = writer.busy = 0
+            writer.reset_phases()
             pipe.send("ready")
             pipe.recv()  # go
             profiler = cProfile.Profile() if job.profile else None
             if profiler is not None:
                 profiler.enable()
             started = time.monotonic_ns()
-            for step in job.steps:
+            for step in job.steps[job.warmup :]:
                 writer.run(step)
             ended = time.monotonic_ns()
             if profiler is not None and job.profile:
                 profiler.disable()
                 profiler.dump_stats(job.profile)
-            pipe.send(Outcome(started, ended, len(job.steps), writer.stale, writer.busy))
+            timed = len(job.steps) - job.warmup
+            pipe.send(
+                Outcome(
+                    started, ended, timed, writer.stale, writer.busy, None, writer.lock_wait_ns, writer.lock_hold_ns
+                )
+            )
         except BaseException as error:  # report it to the parent instead of hanging it
             pipe.send(Outcome(0, 0, 0, 0, 0, error=f"{type(error).__name__}: {error}"))
         finally:
@@ -475,10 +541,15 @@ class Cell:
     seconds: float = 0.0
     stale: int = 0
     busy: int = 0
+    lock_wait_ns: int = 0
+    lock_hold_ns: int = 0
 
     @property
     def per_second(self) -> float:
         return self.commands / self.seconds if self.seconds > 0 else math.nan
+
+    def per_command_ms(self, total_ns: int) -> float:
+        return total_ns / self.commands / 1e6 if self.commands else math.nan
 
 
 @dataclass
@@ -491,6 +562,8 @@ class Settings:
     modes: tuple[str, ...]
     stores: dict[str, str]  # store -> a directory (sqlite) or server URL (postgres)
     profile: Path | None
+    warmup: int
+    phases: bool
     cells: dict[tuple[str, str, int, str], Cell] = field(default_factory=dict)
     loads: list[tuple[float, float, float]] = field(default_factory=list)
 
@@ -511,7 +584,7 @@ def fresh_target(store: str, where: str, label: str) -> Iterator[str]:
 
 def one_run(pool: Pool, settings: Settings, store: str, mode: str, writers: int, side: str, round_: int) -> None:
     """Set up a fresh database, run the writers on it, check the log, and add the figures to its cell."""
-    the_plan = plan(mode, writers, settings.commands)
+    the_plan = plan(mode, writers, settings.commands, settings.warmup)
     with fresh_target(store, settings.stores[store], side) as target:
         if side == "engine":
             set_up_engine(target, the_plan)
@@ -525,9 +598,11 @@ def one_run(pool: Pool, settings: Settings, store: str, mode: str, writers: int,
                 target,
                 mode,
                 steps,
+                settings.warmup,
                 str(profile / f"{store}-{mode}-n{writers}-r{round_}-w{w}.prof")
                 if profile is not None and side == "engine"
                 else None,
+                settings.phases and side == "engine",
             )
             for w, steps in enumerate(the_plan.per_writer)
         ]
@@ -541,6 +616,8 @@ def one_run(pool: Pool, settings: Settings, store: str, mode: str, writers: int,
     cell.seconds += (max(o.ended_ns for o in outcomes) - min(o.started_ns for o in outcomes)) / 1e9
     cell.stale += sum(o.stale for o in outcomes)
     cell.busy += sum(o.busy for o in outcomes)
+    cell.lock_wait_ns += sum(o.lock_wait_ns for o in outcomes)
+    cell.lock_hold_ns += sum(o.lock_hold_ns for o in outcomes)
     seconds = (max(o.ended_ns for o in outcomes) - min(o.started_ns for o in outcomes)) / 1e9
     _say(
         f"{store} {mode:<6} N={writers} {side:<6} round {round_ + 1}: "
@@ -596,6 +673,19 @@ def render(settings: Settings) -> str:
                     f"{engine.per_second / engine1.per_second:>10.2f}x {raw.stale:>10} {engine.stale:>13} "
                     f"{raw.busy + engine.busy:>5}"
                 )
+    if settings.phases:
+        lines += [
+            "",
+            "engine write lock per command (SQLite: BEGIN IMMEDIATE .. COMMIT; PostgreSQL: the audit-append",
+            "advisory lock .. COMMIT), mean ms: waiting for it / holding it; 1000 / hold = the most cmds/s",
+        ]
+        for (store, mode, writers, side), cell in settings.cells.items():
+            if side == "engine":
+                hold = cell.per_command_ms(cell.lock_hold_ns)
+                lines.append(
+                    f"{store:<9} {mode:<7} N={writers}: wait {cell.per_command_ms(cell.lock_wait_ns):7.3f}  "
+                    f"hold {hold:7.3f}  (at most {1000 / hold:7.1f} cmds/s)"
+                )
     return "\n".join(lines)
 
 
@@ -633,6 +723,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--throwaway-postgres", action="store_true", help="start a throwaway server as the test suite does"
     )
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the engine writers into DIR")
+    parser.add_argument("--phases", action="store_true", help="time the engine's write-lock wait and hold")
+    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="untimed commands per writer first")
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.writers) or args.commands < max(args.writers) or args.rounds < 1:
         parser.error("--writers must be >= 1, --commands >= the largest N, --rounds >= 1")
@@ -663,7 +755,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stores[store] = str(server.url)
         if args.profile is not None:
             args.profile.mkdir(parents=True, exist_ok=True)
-        settings = Settings(args.writers, args.commands, args.rounds, args.modes, stores, args.profile)
+        settings = Settings(
+            args.writers, args.commands, args.rounds, args.modes, stores, args.profile, args.warmup, args.phases
+        )
         run_all(settings)
         print(render(settings))
         if args.profile is not None:

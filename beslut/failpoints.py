@@ -24,8 +24,8 @@ ENV = "BESLUT_FAILPOINT"
 #: Every failpoint name, with where it is; :func:`arm` refuses any other name (a typo would test nothing).
 POINTS: dict[str, str] = {
     "engine.after_save_case": "a command's case and party rows are updated, nothing else yet",
-    "engine.after_append_events": "its audit events are appended too, before its deadlines are synced",
-    "engine.after_sync_deadlines": "its deadline rows are synced too: the transaction is complete, not committed",
+    "engine.after_sync_deadlines": "its deadline rows are synced too; a command's events not yet appended",
+    "engine.after_append_events": "its audit events are appended too: a command is complete, not committed",
     "uow.before_commit": "any write transaction, just before COMMIT",
     "uow.after_commit": "any write transaction, just after COMMIT, before the caller sees the result",
     "engine.tick_after_claim": "tick has committed its lease on a batch of timers and fired none of them",

@@ -65,3 +65,19 @@ def test_bench_batch_runs_and_prints_the_ratios(tmp_path: Path, capsys: pytest.C
         assert re.search(rf"^raw sqlite3 +{size} +20 ", out, re.MULTILINE), out
         assert re.search(rf"^ratio engine/raw \(batches of {size}\): \d+\.\d+x; engine \d+ decisions/s", out, re.M)
     assert list(tmp_path.iterdir()) == []  # the temporary databases are removed
+
+
+def test_bench_writers_runs_both_modes_with_two_writer_processes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/bench_writers.py runs real writer processes on SQLite, checks each run's audit log and cleans up."""
+    from bench.bench_writers import main as writers_main  # noqa: PLC0415
+
+    argv = ["--writers", "1,2", "--commands", "8", "--rounds", "1", "--warmup", "2", "--stores", "sqlite", "--phases"]
+    assert writers_main([*argv, "--db-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for mode in ("own", "shared"):
+        for writers in (1, 2):
+            assert re.search(rf"^sqlite +{mode} +{writers} +\d+\.\d +\d+\.\d +\d+\.\d+x ", out, re.MULTILINE), out
+        assert re.search(rf"^sqlite +{mode} +N=2: wait +\d+\.\d+ +hold +\d+\.\d+ ", out, re.MULTILINE), out
+    assert list(tmp_path.iterdir()) == []  # every run's database is removed

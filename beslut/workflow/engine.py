@@ -126,10 +126,10 @@ class Engine:
             case = domain.apply(None, event, self.calendar)
             uow.add_case(case, now=now)
             failpoints.hit("engine.after_save_case")
-            records = uow.append_events([event], recorded_at=now)
-            failpoints.hit("engine.after_append_events")
             uow.sync_deadlines(case.key, deadlines_for(case), now=now)
             failpoints.hit("engine.after_sync_deadlines")
+            records = uow.append_events([event], recorded_at=now)  # last: see _save
+            failpoints.hit("engine.after_append_events")
         return CommandResult(case=case, records=tuple(records))
 
     def recommend(self, key: str, *, on: date, expected_version: int | None = None) -> CommandResult:
@@ -426,7 +426,15 @@ class Engine:
     def _save(
         self, uow: UnitOfWork, case: Case, events: Sequence[Event], now: datetime
     ) -> tuple[Case, list[AuditRecord]]:
-        """Fire *events* on *case* and on any case they supersede; save states, events and deadlines."""
+        """Fire *events* on *case* and on any case they supersede; save states, deadlines and events.
+
+        The events go in last. On PostgreSQL appending takes the audit-append lock, which every
+        writer of the database needs and which is held until COMMIT (so seq is assigned in commit
+        order): whatever runs after it runs one writer at a time. Syncing the deadlines after the
+        append kept a SELECT, sometimes an UPDATE or INSERT, and the deadline arithmetic inside that
+        lock, and with several writers the lock was what bounded throughput (bench/bench_writers.py,
+        docs/performance.md "Concurrent writers").
+        """
         new_case = case
         for event in events:
             new_case = domain.apply(new_case, event, self.calendar)
@@ -446,13 +454,13 @@ class Engine:
         for before, after in changed:
             uow.save_case(after, expected_version=before.version, now=now)
         failpoints.hit("engine.after_save_case")
-        records = uow.append_events(all_events, recorded_at=now)
-        failpoints.hit("engine.after_append_events")
         for before, after in changed:
             wanted = deadlines_for(after)
             if wanted != deadlines_for(before):  # the rows already match the case's deadlines before the change
                 uow.sync_deadlines(after.key, wanted, now=now)
         failpoints.hit("engine.after_sync_deadlines")
+        records = uow.append_events(all_events, recorded_at=now)
+        failpoints.hit("engine.after_append_events")
         return new_case, records
 
     def _fire(self, claimed: DeadlineRow, due_by: datetime, worker: str) -> Fired | None:

@@ -31,6 +31,7 @@ app.add_typer(token_app, name="token")
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; refusals become one ``error:`` line on stderr and their exit code."""
+    _refuse_nul(sys.argv[1:] if argv is None else argv)
     try:
         code = app(args=argv, standalone_mode=False, prog_name="beslut")
     except TyperException as error:  # usage errors: unknown option, missing argument, bad choice
@@ -45,6 +46,19 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         close_engines()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _refuse_nul(argv: list[str]) -> None:
+    """Refuse an argument holding NUL before any command runs (exit 2).
+
+    Why: no store can hold it (PostgreSQL refuses NUL in text outright, as a store error deep in a
+    query, where SQLite would quietly store it), and a real process never receives one (execve ends
+    an argument at NUL), so only an embedding caller can pass it; the answer is the same refusal
+    for every command and both stores. The HTTP API and the Engine refuse it on their own side.
+    """
+    for position, argument in enumerate(argv, start=1):
+        if "\x00" in argument:
+            _fail(f"argument {position} contains a NUL character", 2)
 
 
 def _fail(message: str, code: int) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -317,6 +318,10 @@ class Engine:
 
     def add_contact(self, contact: Contact) -> None:
         """Add or replace a contact (a person who receives a party's reminders)."""
+        for label, value in (("contact id", contact.id), ("party key", contact.party), ("--name", contact.name),
+                             ("--email", contact.email)):
+            if value is not None and _CONTROL_CHARACTER.search(value):
+                raise InvalidInput(f"{label} contains a control character")
         if not contact.id.strip() or len(contact.id) > 64:
             raise InvalidInput("contact id must be 1-64 characters")
         # The column widths (party 64, name 200, e-mail 320): PostgreSQL refuses longer values with a database error.
@@ -363,6 +368,7 @@ class Engine:
         Raises:
             NotFound: no such recommendation.
         """
+        _refuse_unstorable_key(key)
         with self.store.reader() as reader:
             found = reader.load_case(key)
         if found is None:
@@ -376,6 +382,8 @@ class Engine:
 
     def audit_log(self, key: str | None = None) -> list[AuditRecord]:
         """The audit events (of one recommendation, or all), oldest first."""
+        if key is not None:
+            _refuse_unstorable_key(key)
         with self.store.reader() as reader:
             if key is not None and reader.load_case(key) is None:
                 raise NotFound(f"no recommendation {key!r}")
@@ -383,6 +391,8 @@ class Engine:
 
     def deadlines(self, *, status: str | None = "pending", key: str | None = None) -> list[DeadlineRow]:
         """Deadline rows (pending ones by default), soonest first."""
+        if key is not None:
+            _refuse_unstorable_key(key)
         with self.store.reader() as reader:
             return reader.deadlines(status=status, recommendation=key)
 
@@ -392,6 +402,7 @@ class Engine:
         Raises:
             NotFound: the log has no events for *key*.
         """
+        _refuse_unstorable_key(key)
         with self.store.reader() as reader:
             events = [event_from_record(r) for r in reader.audit_records(key)]
         case = domain.replay(events, self.calendar)
@@ -507,8 +518,7 @@ class Engine:
         return Fired(deadline=timer, status=plan.status, messages=queued, skipped=plan.skipped)
 
     def _load(self, uow: UnitOfWork, key: str) -> Case:
-        if "\x00" in key:  # PostgreSQL cannot even compare text with NUL: refuse it as unknown, not a store error
-            raise NotFound(f"no recommendation {key!r}")
+        _refuse_unstorable_key(key)
         case = uow.load_case_for_update(key)
         if case is None:
             raise NotFound(f"no recommendation {key!r}")
@@ -540,3 +550,18 @@ def _events_for_deadline(case: Case, deadline: DeadlineRow, on: date) -> list[Ev
     if deadline.kind == "in_force":
         return domain.enter_into_force(case, on=on)
     return []
+
+
+# C0/C1 control characters and NUL: PostgreSQL refuses NUL in text outright (a store error, exit 1, where
+# SQLite would store it), so both stores refuse them here, before any query, as one contract.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _refuse_unstorable_key(key: str) -> None:
+    """Refuse a recommendation key that no store can hold (NUL) as unknown: no recommendation has it.
+
+    Why here: PostgreSQL cannot even compare text containing NUL, so the query itself would fail with
+    a store error; the answer is the same on both stores, "no such recommendation" (exit 2, 404).
+    """
+    if "\x00" in key:
+        raise NotFound(f"no recommendation {key!r}")

@@ -37,12 +37,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from beslut import failpoints
 from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
 from beslut.persistence import _tables as t
-from beslut.persistence.abc import ApiToken, Reader, Store, UnitOfWork
+from beslut.persistence.abc import ApiToken, OverdueParty, Reader, Store, UnitOfWork
 from beslut.persistence.schema import schema_state
 from beslut.scheduler.deadlines import LADDER_KINDS, TRANSITION_KINDS, Deadline, DeadlineRow
 from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
-from beslut.states.case import Case, Event, PartyDecision
+from beslut.states.case import UNDECIDED, Case, Event, PartyDecision
 from beslut.states.spec import RecommendationSpec, parse_spec, spec_to_data
 
 _PARTY_FIELDS = [f.name for f in fields(PartyDecision) if f.name != "key"]
@@ -173,6 +173,13 @@ _OVERDUE_PARTIES = (
     .select_from(_P.join(_R, _R.c.key == _P.c.recommendation_key))
     .where(and_(_P.c.overdue.is_(True), _R.c.state == "recommended"))
 )
+# "All overdue parties": the (state, deadline) index gives the undecided rows past their date, not the table.
+_OVERDUE_LIST = (
+    select(_P.c.recommendation_key, _P.c.party_key, _P.c.deadline)
+    .select_from(_P.join(_R, _R.c.key == _P.c.recommendation_key))
+    .where(and_(_P.c.state.in_(sorted(UNDECIDED)), _P.c.deadline < bindparam("today"), _R.c.state == "recommended"))
+    .order_by(_P.c.deadline, _P.c.recommendation_key, _P.c.party_key)
+)
 _OUTBOX_BY_STATUS = select(_O.c.status, func.count()).group_by(_O.c.status)
 _OLDEST_QUEUED = select(func.min(_O.c.created_at)).where(_O.c.status == "queued")
 _OLDEST_DUE_TIMER = select(func.min(_D.c.due_at)).where(and_(_D.c.status == "pending", _D.c.due_at <= bindparam("now")))
@@ -272,6 +279,12 @@ class SqlReader(Reader):
         """Overdue parties of recommended cases (ix_party_decision_overdue, then the recommendation's key)."""
         count: int = self.connection.execute(_OVERDUE_PARTIES).scalar_one()
         return count
+
+    def overdue_parties(self, today: date, *, limit: int | None = None) -> list[OverdueParty]:
+        """Undecided parties past their reply date on recommended recommendations; see the port."""
+        query = _OVERDUE_LIST if limit is None else _OVERDUE_LIST.limit(limit)
+        rows = self.connection.execute(query, {"today": today}).all()
+        return [OverdueParty(recommendation=key, party=party, deadline=deadline) for key, party, deadline in rows]
 
     def outbox_counts(self) -> dict[str, int]:
         """Outbox messages per status (ix_outbox_status_next)."""

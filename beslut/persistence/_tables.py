@@ -87,7 +87,11 @@ class PartyDecisionRow(SQLModel, table=True):
     reported_on: date | None = None
     last_step_on: date | None = None
 
-    __table_args__ = (Index("ix_party_decision_overdue", "overdue", "state"),)
+    __table_args__ = (
+        Index("ix_party_decision_overdue", "overdue", "state"),
+        # "All overdue parties" (Reader.overdue_parties): undecided states, reply date passed (migration 0004).
+        Index("ix_party_decision_state_deadline", "state", "deadline"),
+    )
 
 
 class DeadlineTableRow(SQLModel, table=True):

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from beslut.scheduler.deadlines import Deadline, DeadlineRow
 from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
@@ -31,6 +31,15 @@ class ApiToken:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverdueParty:
+    """One party past its reply date without a decision, on a recommendation still open for decisions."""
+
+    recommendation: str
+    party: str
+    deadline: date
 
 
 class Reader(ABC):
@@ -89,6 +98,15 @@ class Reader(ABC):
     @abstractmethod
     def overdue_party_count(self) -> int:
         """How many parties of recommendations still open for decisions (``recommended``) are overdue."""
+
+    @abstractmethod
+    def overdue_parties(self, today: date, *, limit: int | None = None) -> list[OverdueParty]:
+        """Parties overdue on *today*: undecided, reply date before *today*, recommendation ``recommended``.
+
+        The same rule as the dashboard's overdue mark (computed from the date, not from the
+        flag that ``tick`` sets), ordered by deadline, recommendation, party; at most *limit*.
+        Indexed on ``party_decision (state, deadline)``: it reads the overdue rows, not the table.
+        """
 
     @abstractmethod
     def outbox_counts(self) -> dict[str, int]:
@@ -282,4 +300,4 @@ class Store(ABC):
         raise NotImplementedError
 
 
-__all__ = ["ApiToken", "Reader", "Store", "UnitOfWork"]
+__all__ = ["ApiToken", "OverdueParty", "Reader", "Store", "UnitOfWork"]

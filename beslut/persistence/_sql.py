@@ -296,7 +296,7 @@ class SqlReader(Reader):
         return value
 
     def oldest_due_timer(self, now: datetime) -> datetime | None:
-        """due_at of the oldest pending timer due by *now* (ix_deadline_status_due)."""
+        """due_at of the oldest pending timer due by *now* (ix_deadline_status_due_id)."""
         value: datetime | None = self.connection.execute(_OLDEST_DUE_TIMER, {"now": now}).scalar_one_or_none()
         return value
 

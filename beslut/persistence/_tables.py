@@ -109,7 +109,9 @@ class DeadlineTableRow(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=100)
     claimed_until: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
 
-    __table_args__ = (Index("ix_deadline_status_due", "status", "due_at"),)
+    # id last: the tick claims "pending, due by now, ORDER BY due_at, id LIMIT 100", and thousands of reminders
+    # fall due at the same 00:00; without id the database read every one of them to sort each batch (0004).
+    __table_args__ = (Index("ix_deadline_status_due_id", "status", "due_at", "id"),)
 
 
 class ContactRow(SQLModel, table=True):

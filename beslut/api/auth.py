@@ -3,8 +3,19 @@
 A request authenticates with an API token (see :mod:`beslut.api.tokens`), sent as
 ``Authorization: Bearer <token>`` or, for the dashboard's pages, in the
 ``beslut_token`` cookie; the header wins when both are sent. Every route depends on
-:func:`current_principal` or on one of the checks built from it, so no route can be
-reached without a valid, unrevoked token.
+:func:`current_principal` or on one of the checks built from it, or (the hot reads) on
+:data:`TokenSecret` plus :func:`authorise` inside the route's own read transaction, so
+no route can be reached without a valid, unrevoked token.
+
+Why two ways: :func:`current_principal` is a synchronous dependency, so FastAPI runs
+it on a thread of the pool, and the route (synchronous too) on another: two hand-offs
+and two read transactions per request. For ``GET /recommendations/{key}`` that was
+most of the price of the HTTP layer (docs/performance.md, "HTTP API"). There the route
+takes the raw secret (:data:`TokenSecret`: no database, no thread) and checks it with
+:func:`authorise` in the same read transaction that loads the case, on one thread hop.
+No cache of tokens: a revocation (``beslut token revoke``, possibly from another
+process) then takes effect for the very next request, and the indexed lookup inside an
+already open transaction costs about 0.1 ms.
 
 Roles (docs/api.md has the table): ``admin`` may do everything; ``coordinator`` runs a
 recommendation (propose, recommend, withdraw, consolidate) and keeps the contacts;
@@ -24,6 +35,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from beslut.api import tokens
 from beslut.api.problems import FORBIDDEN, UNAUTHORIZED, ApiProblem
 from beslut.persistence import Store
+from beslut.persistence.abc import ApiToken, Reader
 
 COOKIE_NAME = "beslut_token"
 
@@ -52,22 +64,45 @@ def store_of(request: Request) -> Store:
     return store
 
 
-def current_principal(
-    request: Request,
+async def token_secret(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
-) -> Principal:
-    """The caller of this request; refuses (401) a missing, unknown or revoked token.
+) -> str:
+    """The token the request carries, not yet checked; refuses (401) a request without one.
 
-    Reusable by any router on this app (the dashboard's pages depend on it too).
+    Asynchronous and without I/O, so FastAPI runs it on the event loop (no thread hop);
+    the OpenAPI document still lists both security schemes for every route using it.
     """
     secret = bearer.credentials if bearer is not None else cookie
     if not secret:
         raise ApiProblem(UNAUTHORIZED, "no API token: send Authorization: Bearer <token>", headers=_CHALLENGE)
-    principal = principal_for(store_of(request), secret)
-    if principal is None:
+    return secret
+
+
+TokenSecret = Annotated[str, Depends(token_secret)]
+
+
+def _principal(found: ApiToken | None) -> Principal:
+    if found is None:
         raise ApiProblem(UNAUTHORIZED, "the API token is unknown or revoked", headers=_CHALLENGE)
-    return principal
+    return Principal(token_id=found.id, role=found.role, party=found.party)
+
+
+def authorise(reader: Reader, secret: str) -> Principal:
+    """The principal of *secret*, checked inside the caller's open read transaction *reader*.
+
+    Raises:
+        ApiProblem: 401, the token is unknown or revoked.
+    """
+    return _principal(tokens.authenticate_in(reader, secret))
+
+
+def current_principal(request: Request, secret: TokenSecret) -> Principal:
+    """The caller of this request; refuses (401) a missing, unknown or revoked token.
+
+    Reusable by any router on this app (the dashboard's pages depend on it too).
+    """
+    return _principal(tokens.authenticate(store_of(request), secret))
 
 
 def principal_for(store: Store, secret: str) -> Principal | None:
@@ -120,6 +155,8 @@ __all__ = [
     "Coordinator",
     "CurrentPrincipal",
     "Principal",
+    "TokenSecret",
+    "authorise",
     "current_principal",
     "principal_for",
 ]

@@ -11,12 +11,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from beslut.api.auth import CurrentPrincipal, store_of
+from beslut.api import paging
+from beslut.api.audit import verify_answer
+from beslut.api.auth import CurrentPrincipal, TokenSecret, authorise, store_of
 from beslut.api.commands import case_response, engine_for
-from beslut.api.problems import AUDIT_BROKEN, PROBLEM_RESPONSES, problem_response
+from beslut.api.problems import PROBLEM_RESPONSES
 from beslut.api.views import audit_record_json, contact_json, deadline_json, heartbeat_json, outbox_json
 from beslut.audit import service
+from beslut.errors import NotFound
 from beslut.workflow.views import case_status
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
@@ -26,12 +30,38 @@ router = APIRouter(responses=PROBLEM_RESPONSES)
     "/recommendations",
     name="list",
     tags=["recommendations"],
-    summary="Every recommendation's status",
-    description='The same document as `beslut status --json`: {"recommendations": [...]}, oldest proposal first.',
+    summary="Every recommendation's status, or one page of them",
+    description=(
+        'Without `limit`: the same document as `beslut status --json`, {"recommendations": [...]}, oldest '
+        "proposal first (then by key). With `limit`: at most that many, in the same order, and a `next` "
+        "member: the `cursor` that fetches the following page, or null on the last one. A `cursor` is "
+        "opaque; pass it back unchanged with the same or another `limit`. See docs/api.md, Paging."
+    ),
 )
-def list_recommendations(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    """Every recommendation."""
-    return {"recommendations": [case_status(c) for c in engine_for(request, principal).cases()]}
+async def list_recommendations(
+    request: Request,
+    secret: TokenSecret,
+    limit: Annotated[
+        int | None, Query(ge=1, le=paging.MAX_LIMIT, description="At most this many; a `next` cursor is added.")
+    ] = None,
+    cursor: Annotated[str | None, Query(description="The `next` of the previous page.")] = None,
+) -> JSONResponse:
+    """Every recommendation, or a page of them; the token check and the read in one transaction."""
+    store = store_of(request)
+
+    def read() -> JSONResponse:
+        with store.reader() as reader:
+            authorise(reader, secret)  # first: a stranger learns nothing, not even that a cursor is bad
+            after = paging.decode_cursor(cursor) if cursor is not None else None
+            if limit is None and after is None:
+                return JSONResponse({"recommendations": [case_status(c) for c in reader.list_cases()]})
+            cases = reader.cases_page(after=after, limit=None if limit is None else limit + 1)
+        page = cases if limit is None else cases[:limit]
+        more = limit is not None and len(cases) > limit
+        next_cursor = paging.encode_cursor(page[-1].proposed_on, page[-1].key) if more else None
+        return JSONResponse({"recommendations": [case_status(c) for c in page], "next": next_cursor})
+
+    return await run_in_threadpool(read)
 
 
 @router.get(
@@ -42,18 +72,31 @@ def list_recommendations(request: Request, principal: CurrentPrincipal) -> dict[
     description="The same document as `beslut status KEY --json`; ETag is its version (send it back as If-Match).",
     responses={304: {"description": "If-None-Match named the current version."}},
 )
-def status(
+async def status(
     request: Request,
     key: Annotated[str, Path(description="The recommendation's key.")],
-    principal: CurrentPrincipal,
+    secret: TokenSecret,
     if_none_match: Annotated[str | None, Header(description="An ETag from an earlier GET.")] = None,
 ) -> Response:
-    """One recommendation, party by party."""
-    case = engine_for(request, principal).case(key)
-    seen = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
-    if f'"{case.version}"' in seen:
-        return Response(status_code=304, headers={"ETag": f'"{case.version}"'})
-    return case_response(case)
+    """One recommendation, party by party: the token check, the read and the JSON on ONE pool thread.
+
+    The hottest read (a registry system polls it), so it avoids the second hand-off and the
+    second transaction that :data:`CurrentPrincipal` would cost (docs/performance.md).
+    """
+    store = store_of(request)
+
+    def read() -> Response:
+        with store.reader() as reader:
+            authorise(reader, secret)
+            case = reader.load_case(key)
+        if case is None:
+            raise NotFound(f"no recommendation {key!r}")
+        seen = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
+        if f'"{case.version}"' in seen:
+            return Response(status_code=304, headers={"ETag": f'"{case.version}"'})
+        return case_response(case)
+
+    return await run_in_threadpool(read)
 
 
 @router.get(
@@ -91,24 +134,17 @@ def audit_log(request: Request, principal: CurrentPrincipal) -> list[dict[str, A
     summary="Verify the audit log",
     description=(
         "The same report as `beslut audit verify --json`: hash chain, gap-free seq and stream_seq, legal "
-        "transitions. 200 with the report when it verifies. When it does not (the CLI exits 4): a 500 "
-        "problem document (type urn:beslut:problem:audit-broken) whose detail is the CLI's error line and "
-        "whose `report` member is the full report."
+        "transitions. 200 with the report when it verifies. When it does not (the CLI exits 4): a 409 "
+        "problem document (type urn:beslut:problem:audit-broken) whose detail is the CLI's error line, with "
+        "`first_bad_seq`, `failed_check` and the full `report` as members. `POST /audit/verify` also checks "
+        "a signed checkpoint. Any role."
     ),
-    responses={500: {"description": "The log does not verify: detail names the first bad seq; report is attached."}},
+    responses={409: {"description": "The log does not verify: detail names the first bad seq; report is attached."}},
 )
 def audit_verify(request: Request, principal: CurrentPrincipal) -> JSONResponse:
     """Verify the whole log."""
     del principal
-    report = service.verify_store(store_of(request))
-    if report.ok:
-        return JSONResponse(report.as_dict())
-    return problem_response(
-        AUDIT_BROKEN,
-        f"audit log broken at seq {report.first_bad_seq}: {report.problem}",
-        instance=request.url.path,
-        extra={"report": report.as_dict()},
-    )
+    return verify_answer(request, service.verify_store(store_of(request)))
 
 
 @router.get(

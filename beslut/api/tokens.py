@@ -21,7 +21,7 @@ from typing import Final
 
 from beslut.errors import InvalidInput, NotFound, RuleViolation
 from beslut.persistence import Store
-from beslut.persistence.abc import ApiToken
+from beslut.persistence.abc import ApiToken, Reader
 
 ROLES: Final = ("clerk", "coordinator", "auditor", "admin")
 TOKEN_BYTES: Final = 32
@@ -87,10 +87,18 @@ def revoke(store: Store, token_id: str, *, now: datetime) -> ApiToken:
 
 
 def authenticate(store: Store, secret: str) -> ApiToken | None:
-    """The unrevoked token whose secret this is, or None."""
-    wanted = digest(secret)
+    """The unrevoked token whose secret this is, or None (one read transaction of its own)."""
     with store.reader() as reader:
-        found = reader.api_token_by_hash(wanted)
+        return authenticate_in(reader, secret)
+
+
+def authenticate_in(reader: Reader, secret: str) -> ApiToken | None:
+    """:func:`authenticate` inside an open read transaction, so a request checks its token and reads in one.
+
+    Never cached: a token revoked a moment ago (by any process) is refused on the next request.
+    """
+    wanted = digest(secret)
+    found = reader.api_token_by_hash(wanted)
     if found is None or found.revoked_at is not None:
         return None
     if not hmac.compare_digest(found.token_sha256, wanted):  # the index found it; compare without early exit

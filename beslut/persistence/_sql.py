@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import date, datetime
@@ -208,6 +208,28 @@ class SqlReader(Reader):
             .all()
         )
         parties = self._party_rows(None)
+        return [self._case(row, parties.get(row["key"], [])) for row in rows]
+
+    def cases_page(
+        self,
+        *,
+        limit: int | None = None,
+        states: Collection[str] | None = None,
+        after: tuple[date, str] | None = None,
+        offset: int = 0,
+    ) -> list[Case]:
+        """A page of cases by proposal date then key; the party rows of that page only (see the port)."""
+        query = select(_R)
+        if states is not None:
+            query = query.where(_R.c.state.in_(sorted(states)))
+        if after is not None:  # keyset: (proposed_on, key) > after, spelled out for both databases
+            day, key = after
+            query = query.where(or_(_R.c.proposed_on > day, and_(_R.c.proposed_on == day, _R.c.key > key)))
+        query = query.order_by(_R.c.proposed_on, _R.c.key).offset(offset).limit(limit)
+        rows = self.connection.execute(query).mappings().all()
+        if not rows:
+            return []
+        parties = self._party_rows([row["key"] for row in rows])
         return [self._case(row, parties.get(row["key"], [])) for row in rows]
 
     def audit_records(self, stream: str | None = None) -> Iterator[AuditRecord]:

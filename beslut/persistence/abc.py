@@ -9,7 +9,7 @@ it returns things.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -52,6 +52,22 @@ class Reader(ABC):
     @abstractmethod
     def list_cases(self) -> list[Case]:
         """Every recommendation, ordered by the day it was proposed, then key."""
+
+    @abstractmethod
+    def cases_page(
+        self,
+        *,
+        limit: int | None = None,
+        states: Collection[str] | None = None,
+        after: tuple[date, str] | None = None,
+        offset: int = 0,
+    ) -> list[Case]:
+        """One page of :meth:`list_cases`: in the same order, loading only the cases it returns.
+
+        Only recommendations whose state is in *states* (all when None), strictly after the
+        position *after* (a ``(proposed_on, key)`` pair, the keyset cursor of the HTTP API),
+        skipping *offset* of them (the dashboard's page numbers), at most *limit* (None: no limit).
+        """
 
     @abstractmethod
     def audit_records(self, stream: str | None = None) -> Iterator[AuditRecord]:

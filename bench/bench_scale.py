@@ -4,7 +4,8 @@ Run::
 
     .venv/bin/python -m bench.bench_scale [--recommendations 10000] [--parties 300] [--out /work/scale-run]
                                           [--postgres URL] [--points 1000,10000,100000,1000000]
-                                          [--status-samples 1000] [--smoke]
+                                          [--status-samples 1000] [--load-until HH:MM] [--rss MODES]
+                                          [--final-rss MODES] [--smoke]
 
 Without ``--postgres`` a PostgreSQL server (the test suite's settings: ``fsync=off``, ``synchronous_commit=off``)
 is started with its data directory in ``OUT/pg`` and kept there, so a load that stops (a kill, a reboot) is
@@ -55,6 +56,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -321,20 +323,27 @@ def time_status(engine: Engine, raw: psycopg.Connection[Any], loaded: int, sampl
     rng = random.Random(loaded)
     keys = [key_of(rng.randrange(loaded)) for _ in range(samples)]
     engine_ms: list[float] = []
+    engine_cpu_ms: list[float] = []
     raw_ms: list[float] = []
     for i, key in enumerate(keys):
         order = ("engine", "raw") if i % 2 == 0 else ("raw", "engine")
         for side in order:
             start = time.perf_counter()
             if side == "engine":
+                cpu = time.process_time()
                 json.dumps(case_status(engine.case(key)), ensure_ascii=False, indent=2)
                 engine_ms.append((time.perf_counter() - start) * 1000)
+                engine_cpu_ms.append((time.process_time() - cpu) * 1000)
             else:
                 with raw.transaction():
                     raw.execute(_RAW_CASE, (key,)).fetchone()
                     raw.execute(_RAW_PARTIES, (key,)).fetchall()
                 raw_ms.append((time.perf_counter() - start) * 1000)
-    return _latencies("status", engine_ms, raw_ms)
+    result = _latencies("status", engine_ms, raw_ms)
+    # This process's CPU per status (building the case and its JSON): what a busy shared machine does not inflate.
+    result["engine_cpu_p50_ms"] = round(percentile(engine_cpu_ms, 0.5), 2)
+    result["engine_cpu_p99_ms"] = round(percentile(engine_cpu_ms, 0.99), 2)
+    return result
 
 
 def time_overdue(engine: Engine, raw: psycopg.Connection[Any], samples: int) -> dict[str, Any]:
@@ -480,7 +489,7 @@ class Results:
 
 def measure_point(
     label: str, engine: Engine, raw: psycopg.Connection[Any], url: str, loaded: int, args: argparse.Namespace,
-    results: Results, samples: int,
+    results: Results, samples: int, rss: Sequence[str],
 ) -> None:  # fmt: skip
     """Every measurement at one size (the load paused)."""
     cases = loaded * args.parties
@@ -492,7 +501,7 @@ def measure_point(
         ("size", lambda: sizes(raw)),
     ]
     late = late_parties(loaded - 1, args.parties)
-    for mode in args.rss:
+    for mode in rss:
         extra: list[str] = []
         if mode == "command":
             if not late:
@@ -537,8 +546,16 @@ def final_tick(
     results.add(point_id, loaded * args.parties, loaded, result)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     """Load (or continue loading) and measure at every point."""
+    # Stop cleanly on SIGINT or SIGTERM (the transaction under way rolls back, the kept server is stopped), even
+    # when started in the background, where the shell makes SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     args.out.mkdir(parents=True, exist_ok=True)
     server: KeptPostgres | None = None
     with contextlib.ExitStack() as stack:
@@ -568,7 +585,8 @@ def run(args: argparse.Namespace) -> int:
                 if target == r:
                     if segment_recs:
                         _report_load(results, r, args, segment_recs, segment_steps, segment_start, load_cpu)
-                    measure_point(f"{target * args.parties}", engine, raw, url, r, args, results, args.point_samples)
+                    label = f"{target * args.parties}"
+                    measure_point(label, engine, raw, url, r, args, results, args.point_samples, args.rss)
                     segment_start, segment_steps, segment_recs = time.perf_counter(), 0, 0
                     load_cpu = time.process_time()
             if r >= args.recommendations:
@@ -598,7 +616,8 @@ def run(args: argparse.Namespace) -> int:
             if f"{final}:{name}" not in results.taken:
                 results.add(f"{final}:{name}", r * args.parties, r, measure())
         final_tick(engine, raw, r, args, results)
-        measure_point(f"final-{r * args.parties}", engine, raw, url, r, args, results, args.point_samples)
+        label = f"final-{r * args.parties}"
+        measure_point(label, engine, raw, url, r, args, results, args.point_samples, args.final_rss)
     say("done")
     return 0
 
@@ -649,6 +668,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--status-samples", type=int, default=1000, help="random keys for status at the end")
     parser.add_argument("--point-samples", type=int, default=200, help="random keys for status at each point")
     parser.add_argument("--rss", default="tick,command,status-all,matrix", help="child processes to measure")
+    parser.add_argument("--final-rss", default=None, help="child processes at the end [default: --rss]")
     parser.add_argument("--child-memory-mb", type=int, default=8192, help="address-space cap of a child")
     parser.add_argument("--smoke", action="store_true", help="3 recommendations x 5 parties, tiny samples")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -656,6 +676,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--party", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.rss = [mode for mode in args.rss.split(",") if mode]
+    args.final_rss = args.rss if args.final_rss is None else [mode for mode in args.final_rss.split(",") if mode]
     if args.smoke:
         args.recommendations, args.parties, args.points = 3, 5, (5, 15)
         args.status_samples, args.point_samples = 10, 10

@@ -24,6 +24,8 @@ from beslut.workflow.views import case_status
 
 OPEN_STATES: Final = frozenset({"proposed", "recommended"})
 NEXT_DEADLINES: Final = 20
+#: Recommendations (columns) per page of the matrix: wide enough to compare a round, bounded for thousands.
+MATRIX_PAGE_SIZE: Final = 50
 
 
 def is_overdue(case: Case, decision: PartyDecision, today: date) -> bool:
@@ -84,6 +86,52 @@ class Matrix:
     def overdue_count(self) -> int:
         """How many (party, recommendation) pairs are overdue."""
         return sum(1 for r in self.rows for c in r.cells if c is not None and c.overdue)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paging:
+    """Which page of the matrix is shown: page *number* (from 1) of *pages*, *size* recommendations a page."""
+
+    number: int
+    pages: int
+    size: int
+    total: int
+
+    @property
+    def offset(self) -> int:
+        """How many recommendations come before this page."""
+        return (self.number - 1) * self.size
+
+    @property
+    def first(self) -> int:
+        """The position (from 1) of the page's first recommendation; 0 when there are none."""
+        return self.offset + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        """The position of the page's last recommendation."""
+        return min(self.offset + self.size, self.total)
+
+    @property
+    def has_previous(self) -> bool:
+        """True unless this is the first page."""
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        """True unless this is the last page."""
+        return self.number < self.pages
+
+
+def paging(total: int, requested: str | None, *, size: int = MATRIX_PAGE_SIZE) -> Paging:
+    """The page to show of *total* recommendations, for the ``sida`` query value *requested*.
+
+    Forgiving, as a page for people should be: a missing or unreadable number is page 1 and
+    a number past the end is the last page (a bookmark of page 9 still works after cases close).
+    """
+    pages = max(1, -(-total // size))
+    number = int(requested) if requested is not None and requested.isdecimal() else 1
+    return Paging(number=min(max(number, 1), pages), pages=pages, size=size, total=total)
 
 
 def matrix(cases: Iterable[Case], *, today: date, include_closed: bool = False) -> Matrix:

@@ -4,11 +4,15 @@ Server-rendered HTML that reads completely without JavaScript. The router is mad
 by :func:`dashboard_router` so the application decides which engine, which token
 check and which clock it uses; the clock decides "today", hence who is overdue,
 and tests set it. Reads go through the Engine and the store's Reader port (one
-read transaction per page, so a page never mixes two versions of a case).
+read transaction per page, so a page never mixes two versions of a case). The
+matrix is paged (``?sida=N``, :data:`~beslut.web.pages.MATRIX_PAGE_SIZE` recommendations
+a page) and reads only the cases of its page: with thousands of open
+recommendations a request stays bounded.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
@@ -20,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from beslut.clock import Clock, SystemClock, today
 from beslut.errors import InvalidInput
+from beslut.states.case import Case
 from beslut.web import diagrams, labels, pages
 from beslut.web.session import (
     COOKIE,
@@ -62,12 +67,31 @@ def templates() -> Environment:
     return env
 
 
+def read_matrix(
+    engine: Engine, *, include_closed: bool, sida: str | None, size: int, day: date
+) -> tuple[list[Case], pages.Paging, int]:
+    """The cases of the requested page of the matrix, which page that is, and the overdue total of every page.
+
+    One read snapshot, so the count, the page and the overdue total agree; only the
+    page's cases (and their parties) are loaded, whatever the number of recommendations.
+    """
+    states = None if include_closed else pages.OPEN_STATES
+    with engine.store.reader() as reader:
+        counts = reader.recommendation_counts()
+        total = sum(n for state, n in counts.items() if states is None or state in states)
+        shown = pages.paging(total, sida, size=size)
+        cases = reader.cases_page(states=states, offset=shown.offset, limit=shown.size)
+        overdue = len(reader.overdue_parties(day))  # the same rule as the cells' overdue mark
+    return cases, shown, overdue
+
+
 def dashboard_router(
     engine: Engine,
     *,
     authenticate: Authenticate,
     clock: Clock | None = None,
     secure_cookie: bool = False,
+    page_size: int = pages.MATRIX_PAGE_SIZE,
 ) -> APIRouter:
     """The dashboard as a router to mount at ``/``.
 
@@ -76,6 +100,7 @@ def dashboard_router(
         authenticate: turns a token into its principal, or None; any valid token may read.
         clock: what "today" is for overdue marks; the system clock by default.
         secure_cookie: mark the login cookie ``Secure`` (set it when served over HTTPS).
+        page_size: recommendations per page of the matrix (``?sida=N``); only that page's cases are read.
     """
     env = templates()
     now: Clock = clock or SystemClock()
@@ -96,11 +121,29 @@ def dashboard_router(
         return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=300"})
 
     @router.get("/", name="dashboard_matrix", response_model=None)
-    def matrix(request: Request, alla: Annotated[str | None, Query()] = None) -> Response:
+    def matrix(
+        request: Request, alla: Annotated[str | None, Query()] = None, sida: Annotated[str | None, Query()] = None
+    ) -> Response:
         if principal_of(request, authenticate) is None:
             return to_login(request)
-        m = pages.matrix(engine.cases(), today=today(now), include_closed=alla not in (None, "", "0"))
-        return render(request, "matris.html", m=m, signed_in=True)
+        include_closed = alla not in (None, "", "0")
+        day = today(now)
+        cases, shown, overdue = read_matrix(engine, include_closed=include_closed, sida=sida, size=page_size, day=day)
+
+        def page_href(number: int) -> str:
+            query = {**({"alla": "1"} if include_closed else {}), **({"sida": str(number)} if number > 1 else {})}
+            return f"{request.scope.get('root_path', '')}/" + (f"?{urlencode(query)}" if query else "")
+
+        return render(
+            request,
+            "matris.html",
+            m=pages.matrix(cases, today=day, include_closed=include_closed),
+            overdue_total=overdue,
+            paging=shown,
+            previous_href=page_href(shown.number - 1) if shown.has_previous else None,
+            next_href=page_href(shown.number + 1) if shown.has_next else None,
+            signed_in=True,
+        )
 
     @router.get("/rekommendationer/{key}", name="dashboard_recommendation", response_model=None)
     def recommendation(request: Request, key: str) -> Response:

@@ -17,12 +17,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beslut.api import commands, reads, tokens
+from beslut.api import admin, audit, commands, imports, reads, scheduler, tokens
 from beslut.api.metrics import install_metrics
 from beslut.api.problems import (
     INTERNAL,
@@ -33,6 +34,7 @@ from beslut.api.problems import (
     problem_response,
     validation_detail,
 )
+from beslut.audit import keys
 from beslut.clock import Clock, SystemClock
 from beslut.errors import BeslutError, NotFound
 from beslut.persistence import DEFAULT_DATABASE, Store, open_store
@@ -59,7 +61,7 @@ TAGS = [
     {"name": "scheduler", "description": "Deadlines, reminders and the outbox."},
     {"name": "contacts", "description": "The people who receive a party's reminders."},
     {"name": "audit", "description": "The hash-chained audit log and its verification."},
-    {"name": "tokens", "description": "The caller's own token."},
+    {"name": "tokens", "description": "API tokens: the caller's own, and (admin) creating, listing, revoking them."},
     {"name": "operations", "description": "Metrics and probes for operators (no token)."},
 ]
 
@@ -92,6 +94,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     calendar: BusinessCalendar | None = None,
+    checkpoint_key: Ed25519PrivateKey | Path | None = None,
 ) -> FastAPI:
     """The FastAPI app serving the store *target* (a path, a URL, or an open store the caller keeps owning).
 
@@ -99,10 +102,14 @@ def create_app(
         target: the database; a :class:`Store` is used as it is and not closed by the app.
         clock: where "now" comes from (recorded_at, refusing future legal dates); the system clock by default.
         calendar: the business calendar for rolling dates.
+        checkpoint_key: the Ed25519 private key (or its PEM file) `POST /audit/checkpoint` signs with;
+            without one that endpoint answers 503. Loaded here, so a bad key stops the server at start.
 
     Raises:
         NotFound: the database does not exist or is not initialised.
+        InvalidInput: the checkpoint key file is unreadable, readable by others, or not an Ed25519 key.
     """
+    signing_key = keys.load_private(checkpoint_key) if isinstance(checkpoint_key, Path) else checkpoint_key
     owned = not isinstance(target, Store)
     store = open_app_store(target) if not isinstance(target, Store) else target
 
@@ -125,9 +132,12 @@ def create_app(
     app.state.store = store
     app.state.clock = clock or SystemClock()
     app.state.calendar = calendar or BusinessCalendar()
+    app.state.checkpoint_key = signing_key
     install_metrics(app, store, clock=clock)
     app.include_router(commands.router)
     app.include_router(reads.router)
+    for router in (scheduler.router, imports.router, audit.router, admin.router):  # the rest of the CLI; cli_map.py
+        app.include_router(router)
     app.include_router(  # the coordinators' pages at / (beslut/web, docs/dashboard.md); any valid token reads
         dashboard_router(
             Engine(store, clock=app.state.clock, calendar=app.state.calendar),

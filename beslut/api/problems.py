@@ -53,7 +53,8 @@ WRONG_STATE = Kind(409, "wrong-state", "Not allowed in the current state", "conf
 STALE = Kind(409, "stale-version", "The recommendation changed since that version", "conflict")
 UNAUTHORIZED = Kind(401, "unauthorized", "No valid API token", "unauthorized")
 FORBIDDEN = Kind(403, "forbidden", "The token's role may not do this", "forbidden")
-AUDIT_BROKEN = Kind(500, "audit-broken", "The audit log does not verify", "error")
+# 409, not 500: the server works, the log (or a checkpoint, proof or package) does not verify; docs/api.md.
+AUDIT_BROKEN = Kind(409, "audit-broken", "The audit log does not verify", "conflict")
 STORE = Kind(503, "store-error", "The database could not do it", "error")
 INTERNAL = Kind(500, "internal-error", "Internal error", "error")
 

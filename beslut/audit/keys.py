@@ -88,15 +88,25 @@ def load_public(path: Path) -> Ed25519PublicKey:
     Raises:
         InvalidInput: unreadable, a private key, or not an Ed25519 public key.
     """
-    data = _read(path, "public key")
+    return parse_public(_read(path, "public key"), str(path))
+
+
+def parse_public(data: bytes, source: str) -> Ed25519PublicKey:
+    """The Ed25519 public key in the PEM text *data* (from *source*: a file, or an HTTP request's body).
+
+    Raises:
+        InvalidInput: too large, a private key, or not an Ed25519 public key.
+    """
+    if len(data) > MAX_KEY_FILE:
+        raise InvalidInput(f"public key {source} is too large to be a key")
     if b"PRIVATE KEY" in data:
-        raise InvalidInput(f"{path} holds a private key: give the public key (keep the private one to yourself)")
+        raise InvalidInput(f"{source} holds a private key: give the public key (keep the private one to yourself)")
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        raise InvalidInput(f"{path} is not a PEM public key: {_first_line(error)}") from None
+        raise InvalidInput(f"{source} is not a PEM public key: {_first_line(error)}") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise InvalidInput(f"{path} is not an Ed25519 public key (it is {type(key).__name__})")
+        raise InvalidInput(f"{source} is not an Ed25519 public key (it is {type(key).__name__})")
     return key
 
 

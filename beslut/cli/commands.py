@@ -24,6 +24,7 @@ from beslut.cli._options import (
     parse_instant,
 )
 from beslut.errors import InvalidInput
+from beslut.workflow.documents import fired_json
 from beslut.workflow.views import case_status
 
 # ---------------------------------------------------------------- set-up
@@ -106,23 +107,7 @@ def tick(
     fired = engine.tick(parse_instant(now))
     engine.close()
     if json_output:
-        emit_json(
-            {
-                "fired": [
-                    {
-                        "recommendation": f.deadline.recommendation,
-                        "party": f.deadline.party,
-                        "kind": f.deadline.kind,
-                        "due_at": f.deadline.due_at.isoformat(),
-                        "status": f.status,
-                        "events": [r.kind for r in f.records],
-                        "messages": f.messages,
-                        "skipped": f.skipped,
-                    }
-                    for f in fired
-                ]
-            }
-        )
+        emit_json({"fired": [fired_json(f) for f in fired]})
         return
     for f in fired:
         who = f" {f.deadline.party}" if f.deadline.party else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,11 +17,20 @@ def serve(
     db: Db = None,
     host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="The TCP port to listen on.", min=0, max=65535)] = 8000,
+    checkpoint_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint-key",
+            help="The Ed25519 private key (PEM, mode 0600) POST /audit/checkpoint signs with; without it that "
+            "endpoint answers 503.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and the dashboard) with uvicorn until interrupted (Ctrl-C or SIGTERM)."""
     import uvicorn  # noqa: PLC0415 - the server's imports stay out of other commands
 
     from beslut.api import create_app  # noqa: PLC0415
 
-    api = create_app(db or os.environ.get("BESLUT_DB"))  # refuses a missing or uninitialised database
+    # Refuses a missing or uninitialised database, and an unreadable or exposed key, before listening.
+    api = create_app(db or os.environ.get("BESLUT_DB"), checkpoint_key=checkpoint_key)
     uvicorn.run(api, host=host, port=port, log_level="info")

@@ -10,11 +10,28 @@ from __future__ import annotations
 import dataclasses
 import json
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beslut.scheduler.deadlines import DeadlineRow
 from beslut.scheduler.records import Contact, Heartbeat, OutboxRecord
 from beslut.states.audit_chain import AuditRecord
+
+if TYPE_CHECKING:  # the engine imports this module's neighbours; only the type is needed here
+    from beslut.workflow.engine import Fired
+
+
+def fired_json(fired: Fired) -> dict[str, Any]:
+    """One timer a tick handled, as `tick --json` lists it under ``fired`` (and ``POST /scheduler/tick``)."""
+    return {
+        "recommendation": fired.deadline.recommendation,
+        "party": fired.deadline.party,
+        "kind": fired.deadline.kind,
+        "due_at": fired.deadline.due_at.isoformat(),
+        "status": fired.status,
+        "events": [r.kind for r in fired.records],
+        "messages": fired.messages,
+        "skipped": fired.skipped,
+    }
 
 
 def deadline_json(row: DeadlineRow) -> dict[str, Any]:

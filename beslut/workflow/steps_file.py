@@ -32,7 +32,12 @@ def read_steps(path: Path) -> list[PartyStep]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInput(f"{path}: cannot read it ({error})") from None
-    if path.suffix.lower() == ".csv":
+    return parse_steps(text, csv_format=path.suffix.lower() == ".csv")
+
+
+def parse_steps(text: str, *, csv_format: bool) -> list[PartyStep]:
+    """The steps in *text*: CSV with a header row, or JSON Lines (the HTTP import sends the text itself)."""
+    if csv_format:
         return _csv_steps(text)
     return _jsonl_steps(text)
 
@@ -99,4 +104,4 @@ def _step(value: dict[Any, Any], number: int) -> PartyStep:
     )
 
 
-__all__ = ["FIELDS", "read_steps"]
+__all__ = ["FIELDS", "MAX_BYTES", "parse_steps", "read_steps"]

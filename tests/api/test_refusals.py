@@ -285,10 +285,10 @@ def test_two_clients_with_the_same_etag_one_wins(api: Api) -> None:
 
 
 def test_a_tampered_log_fails_verification(api: Api) -> None:
-    """GET /audit/verify on a tampered log: 500 audit-broken, the CLI's line as detail, the full report attached."""
+    """GET /audit/verify on a tampered log: 409 audit-broken (not a 5xx: the server works), the CLI's line as detail, the full report attached."""
     tamper_audit(api.url, seq=1)
     response = api.get("/audit/verify", who="auditor")
-    assert 500 == response.status_code
+    assert 409 == response.status_code
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
     assert "urn:beslut:problem:audit-broken" == problem["type"]

@@ -50,6 +50,8 @@ COMMAND_KINDS = frozenset(
         "settle",
         "report",
         "contact_put",
+        "tick",  # beslut/api/scheduler.py
+        "party_import",  # beslut/api/imports.py
     }
 )
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from beslut.api.auth import CurrentPrincipal, Principal
-from beslut.api.commands import engine_for
+from beslut.api.commands import execute
 from beslut.api.problems import FORBIDDEN, PROBLEM_RESPONSES, ApiProblem, Kind
 from beslut.errors import InvalidInput
 from beslut.workflow.batch import PartyStep
@@ -101,7 +101,7 @@ async def party_import(request: Request, principal: Importer) -> dict[str, Any]:
     text, is_csv = await read_text(request)
     steps = parse_steps(text, csv_format=is_csv)
     check_parties(principal, steps)
-    result = await run_in_threadpool(engine_for(request, principal).batch, steps)
+    result = await run_in_threadpool(execute, request, principal, "party_import", lambda e: e.batch(steps))
     return {
         "steps": len(steps),
         "events": len(result.records),

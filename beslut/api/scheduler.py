@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from beslut.api.auth import Coordinator
-from beslut.api.commands import engine_for
+from beslut.api.commands import execute
 from beslut.api.problems import PROBLEM_RESPONSES
 from beslut.cli._options import parse_instant
 from beslut.workflow.documents import fired_json
@@ -51,9 +51,10 @@ class Tick(BaseModel):
 )
 def tick(request: Request, principal: Coordinator, body: Annotated[Tick | None, Body()] = None) -> dict[str, Any]:
     """Fire the due timers; the body (and its ``now``) may be left out."""
-    engine = engine_for(request, principal)
-    instant = parse_instant(body.now, "now") if body is not None and body.now is not None else engine.clock.now()
-    return {"fired": [fired_json(f) for f in engine.tick(instant)]}
+    given = body.now if body is not None else None
+    instant = parse_instant(given, "now") if given is not None else request.app.state.clock.now()
+    fired = execute(request, principal, "tick", lambda engine: engine.tick(instant))  # counted in the metrics
+    return {"fired": [fired_json(f) for f in fired]}
 
 
 __all__ = ["router"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -30,7 +32,8 @@ from beslut.audit import checkpoint as checkpoints
 from beslut.audit import keys
 from beslut.clock import FixedClock
 from tests.api.conftest import NOW, Api
-from tests.cli.helpers import ok, run, tamper_audit
+from tests.api.test_serve import _free_port, _wait_until_up
+from tests.cli.helpers import SCRIPT, ok, run, tamper_audit
 from tests.conftest import KEY
 
 
@@ -417,3 +420,28 @@ def test_every_audit_endpoint_needs_a_token(api: Api) -> None:
         ("POST", "/audit/verify-export"),
     ]:
         assert "urn:beslut:problem:unauthorized" == api.refused(method, path, status=401, who=None)["type"]
+
+
+def test_a_served_process_signs_with_its_checkpoint_key(cli_db: str, tmp_path: Path) -> None:
+    """`beslut serve --checkpoint-key FILE` as a real process: an auditor's POST /audit/checkpoint is signed by it."""
+    private, public = tmp_path / "k.pem", tmp_path / "k.pub"
+    keys.generate(private, public)
+    token = ok("token", "create", "--role", "auditor", db=cli_db).stdout.strip()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(SCRIPT), "serve", "--db", cli_db, "--port", str(port), "--checkpoint-key", str(private)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_until_up(base, process)
+        response = httpx.post(f"{base}/audit/checkpoint", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert 200 == response.status_code, response.text
+        (tmp_path / "c.json").write_bytes(response.content)
+        ok("audit", "verify", "--checkpoint", str(tmp_path / "c.json"), "--pubkey", str(public), db=cli_db)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)

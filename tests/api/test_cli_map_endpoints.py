@@ -65,6 +65,10 @@ def test_every_cli_command_is_served_or_cli_only(command: str, openapi: dict[str
     for method, path in ENDPOINTS[command]:
         operations = openapi["paths"].get(path, {})
         assert method.lower() in operations, f"`beslut {command}` maps to {method} {path}, which the app lacks"
+        operation = operations[method.lower()]
+        assert operation.get("tags"), (method, path)
+        assert operation.get("summary"), (method, path)
+        assert len(operation.get("description", "")) > 40, (method, path)
 
 
 def test_the_map_names_no_command_the_cli_lacks() -> None:

@@ -183,3 +183,17 @@ class TestImport:
         problem = problem_of(api, post_import(api, jsonl(DECIDE_2380), media="application/json"), 415, before)
         assert "send JSON Lines (application/x-ndjson) or CSV (text/csv)" in problem["detail"]
         assert "is not UTF-8" in problem_of(api, post_import(api, b"\xff\xfe"), 422, before)["detail"]
+
+
+def test_tick_and_import_are_counted_in_the_metrics(api: Api) -> None:
+    """beslut_commands_total{kind="tick"|"party_import"} moves with accepted and refused requests."""
+    from tests.api.test_metrics_api import commands, scrape  # noqa: PLC0415 - the metrics tests' own parser
+
+    before = scrape(api)
+    assert 200 == api.post("/scheduler/tick", {"now": TICK_AT}).status_code
+    assert 422 == api.post("/scheduler/tick", {"now": "yesterday"}).status_code
+    assert 200 == post_import(api, jsonl(DECIDE_2380), who="clerk_2380").status_code
+    assert 403 == post_import(api, jsonl(DECIDE_2309), who="clerk_2380").status_code
+    after = scrape(api)
+    for kind, result in [("tick", "ok"), ("tick", "invalid"), ("party_import", "ok"), ("party_import", "forbidden")]:
+        assert commands(before, kind, result) + 1 == commands(after, kind, result), (kind, result)

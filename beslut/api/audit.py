@@ -22,13 +22,14 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -277,23 +278,43 @@ def replay(
     ] = None,
     as_of_valid: Annotated[str | None, Query(description="What had been decided by this date (YYYY-MM-DD).")] = None,
     check: Annotated[bool, Query(description="Compare with the live tables (present only).")] = False,
-) -> JSONResponse:
+) -> Response:
     """Replay the log."""
     del principal
     instant, day = parse_as_of(as_of_recorded, as_of_valid)
     result = service.replay_store(store_of(request), as_of_recorded=instant, as_of_valid=day, check=check)
+    differences = result.differences or []
+    if not differences:
+        return StreamingResponse(replay_document(result), media_type="application/json")
     try:
-        differences = result.differences or []
-        if differences:
-            return problem_response(
-                AUDIT_BROKEN,
-                f"the live tables differ from the replayed log in {len(differences)} place(s), first {differences[0]}",
-                instance=request.url.path,
-                extra={"differences": [d.as_dict() for d in differences], "replay": result.report()},
-            )
-        return JSONResponse(result.as_dict())
+        return problem_response(
+            AUDIT_BROKEN,
+            f"the live tables differ from the replayed log in {len(differences)} place(s), first {differences[0]}",
+            instance=request.url.path,
+            extra={"differences": [d.as_dict() for d in differences], "replay": result.report()},
+        )
     finally:
         result.close()
+
+
+def replay_document(result: service.ReplayResult) -> Iterator[bytes]:
+    """``result.as_dict()`` as JSON, one recommendation at a time, then the replay's temporary file is removed.
+
+    Why streamed: the statuses are spooled to a file so that memory stays flat however many
+    recommendations there are (:mod:`beslut.audit.streams`); building the whole document
+    for a JSONResponse would undo that. The bytes are what JSONResponse would send.
+    """
+    try:
+        yield b'{"recommendations":['
+        for index, status in enumerate(result.statuses):
+            yield (b"," if index else b"") + _compact(status)
+        yield b"]," + _compact(result.report())[1:]  # the report's members after the list; never empty
+    finally:
+        result.close()
+
+
+def _compact(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 # ---------------------------------------------------------------- export
@@ -415,13 +436,35 @@ def unpack(archive: Path, into: Path) -> Path:
             if (member.external_attr >> 16) & 0o170000 == 0o120000:
                 raise InvalidInput(f"archive member {member.filename[:80]!r} is a link")
         try:
-            zipped.extractall(into)
-        except (zipfile.BadZipFile, OSError, ValueError) as error:
+            for member in members:
+                _extract(zipped, member, into)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
             raise InvalidInput(f"the archive cannot be unpacked: {error}") from None
     found = sorted(into.rglob("METS.xml"), key=lambda p: len(p.parts))
     if not found:
         raise InvalidInput("the archive holds no package: no METS.xml in it")
     return found[0].parent
+
+
+def _extract(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, into: Path) -> None:
+    """Unpack one member, never writing more than the size its header declares.
+
+    Why not ``extractall``: a member's declared size is only checked after it has been
+    inflated, so a forged header could still fill the disk; here the copy stops at the
+    declared size plus one byte and refuses.
+    """
+    target = into.joinpath(*PurePosixPath(member.filename).parts)
+    if member.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with zipped.open(member) as source, target.open("wb") as sink:
+        while chunk := source.read(min(1024 * 1024, member.file_size - written + 1)):
+            written += len(chunk)
+            if written > member.file_size:
+                raise InvalidInput(f"archive member {member.filename[:80]!r} is larger than its header says")
+            sink.write(chunk)
 
 
 def _verify_archive(archive: Path, pubkey: str | None) -> dict[str, Any]:

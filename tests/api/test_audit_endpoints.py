@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+import struct
 import subprocess
 import warnings
 import zipfile
@@ -261,6 +262,13 @@ class TestReplay:
         assert as_of == api.get("/audit/replay", as_of_valid="2022-06-03").json()
         checked = api.get("/audit/replay", check="true").json()
         assert {"ok": True, "differences": []} == checked["check"]
+        empty = ok("audit", "replay", "--as-of-valid", "2022-01-01", "--json", db=api.url).json()
+        assert [] == empty["recommendations"]
+        streamed = api.get("/audit/replay", as_of_valid="2022-01-01")
+        assert empty == streamed.json()
+        assert "application/json" == streamed.headers["content-type"]
+        whole = api.get("/audit/replay").content  # streamed one recommendation at a time: the same bytes as one dump
+        assert json.dumps(json.loads(whole), ensure_ascii=False, separators=(",", ":")).encode() == whole
 
     def test_a_difference_with_the_live_tables_is_409_listing_it(self, api: Api) -> None:
         url = api.url if "://" in api.url else f"sqlite:///{api.url}"
@@ -316,6 +324,16 @@ def rezip(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             zipped.writestr(name, data)
     return buffer.getvalue()
+
+
+def forged_size() -> bytes:
+    """A zip whose central directory says a member inflates to 10 bytes when it inflates to 100 kB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("pkg/METS.xml", b"a" * 100_000)
+    data = bytearray(buffer.getvalue())
+    struct.pack_into("<I", data, data.index(b"PK\x01\x02") + 24, 10)  # the uncompressed size field
+    return bytes(data)
 
 
 class TestExport:
@@ -388,8 +406,9 @@ class TestExport:
             (b"", 422, "the request body is empty"),
             (rezip({"../evil.txt": b"x"}), 422, "is outside the package"),
             (rezip({"pkg/readme.txt": b"x"}), 422, "no METS.xml"),
+            (forged_size(), 422, "the archive cannot be unpacked"),
         ],
-        ids=["not-zip", "empty", "zip-slip", "no-package"],
+        ids=["not-zip", "empty", "zip-slip", "no-package", "forged-size"],
     )
     def test_a_bad_archive_is_refused(self, api: Api, tmp_path: Path, body: bytes, status: int, says: str) -> None:
         before = api.dump()

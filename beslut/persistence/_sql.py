@@ -436,8 +436,7 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
         """Chain *events* after the head; see :meth:`UnitOfWork.append_events`."""
         if not events:
             return []
-        self._store.serialise_appends(self.connection)
-        head = self.connection.execute(_AUDIT_HEAD).first()
+        head = self._store.lock_audit_head(self.connection)
         seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
         stream_heads: dict[str, int] = {}
         stamp = format_instant(recorded_at)
@@ -707,6 +706,16 @@ class SqlStore(Store):
 
     def serialise_appends(self, connection: Connection) -> None:
         """Make concurrent audit appends take turns (no-op where the database has one writer)."""
+
+    def lock_audit_head(self, connection: Connection) -> tuple[int, str] | None:
+        """Take this transaction's turn to append (:meth:`serialise_appends`), then read the chain head.
+
+        Returns (seq, hash) of the last event, None when the log is empty. One hook for both, so that an
+        adapter can send them in one round trip (PostgreSQL does).
+        """
+        self.serialise_appends(connection)
+        head = connection.execute(_AUDIT_HEAD).first()
+        return (int(head[0]), str(head[1])) if head is not None else None
 
     def install_triggers(self, connection: Connection) -> None:
         """Install the append-only triggers on audit_event."""

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Table, create_engine, text
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.exc import DBAPIError
 
 from beslut.persistence._sql import SqlStore, raw_sql
 
 AUDIT_APPEND_LOCK = 0x6265736C7574  # "beslut" as a 48-bit number: the advisory lock key for audit appends
+_TAKE_APPEND_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_AUDIT_HEAD = "SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1"
 
 _TRIGGERS = (
     """CREATE OR REPLACE FUNCTION beslut_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -64,6 +68,28 @@ class PostgresStore(SqlStore):
     def serialise_appends(self, connection: Connection) -> None:
         """Take the audit-append advisory lock until commit."""
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_APPEND_LOCK})
+
+    def lock_audit_head(self, connection: Connection) -> tuple[int, str] | None:
+        """Take the audit-append lock and read the chain head in ONE round trip (psycopg's pipeline mode).
+
+        Every writer waits for this lock and holds it until COMMIT, so each round trip made while
+        holding it is paid by every writer queued behind: with several writers the lock's hold
+        bounds throughput (bench/bench_writers.py --phases). Pipelined, both statements reach the
+        server together and it runs them in order; under READ COMMITTED (a write transaction's
+        level here) the head query takes its snapshot only when it starts, after the lock is
+        granted, so it sees every append committed before, as it did in two round trips. A driver
+        error is raised as SQLAlchemy would, so the store translates it as any other.
+        """
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        try:
+            with driver.pipeline():
+                driver.execute(_TAKE_APPEND_LOCK, (AUDIT_APPEND_LOCK,))
+                cursor = driver.execute(_AUDIT_HEAD)
+            head = cursor.fetchone()
+        except psycopg.Error as error:
+            raise DBAPIError.instance(_AUDIT_HEAD, None, error, psycopg.Error) from error
+        return (int(head[0]), str(head[1])) if head is not None else None
 
     def install_triggers(self, connection: Connection) -> None:
         """Refuse UPDATE, DELETE and TRUNCATE on audit_event."""

@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from beslut.api import paging
+from beslut.api.audit import verify_answer
 from beslut.api.auth import CurrentPrincipal, TokenSecret, authorise, store_of
 from beslut.api.commands import case_response, engine_for
-from beslut.api.problems import AUDIT_BROKEN, PROBLEM_RESPONSES, problem_response
+from beslut.api.problems import PROBLEM_RESPONSES
 from beslut.api.views import audit_record_json, contact_json, deadline_json, heartbeat_json, outbox_json
 from beslut.audit import service
 from beslut.errors import NotFound
@@ -133,24 +134,17 @@ def audit_log(request: Request, principal: CurrentPrincipal) -> list[dict[str, A
     summary="Verify the audit log",
     description=(
         "The same report as `beslut audit verify --json`: hash chain, gap-free seq and stream_seq, legal "
-        "transitions. 200 with the report when it verifies. When it does not (the CLI exits 4): a 500 "
-        "problem document (type urn:beslut:problem:audit-broken) whose detail is the CLI's error line and "
-        "whose `report` member is the full report."
+        "transitions. 200 with the report when it verifies. When it does not (the CLI exits 4): a 409 "
+        "problem document (type urn:beslut:problem:audit-broken) whose detail is the CLI's error line, with "
+        "`first_bad_seq`, `failed_check` and the full `report` as members. `POST /audit/verify` also checks "
+        "a signed checkpoint. Any role."
     ),
-    responses={500: {"description": "The log does not verify: detail names the first bad seq; report is attached."}},
+    responses={409: {"description": "The log does not verify: detail names the first bad seq; report is attached."}},
 )
 def audit_verify(request: Request, principal: CurrentPrincipal) -> JSONResponse:
     """Verify the whole log."""
     del principal
-    report = service.verify_store(store_of(request))
-    if report.ok:
-        return JSONResponse(report.as_dict())
-    return problem_response(
-        AUDIT_BROKEN,
-        f"audit log broken at seq {report.first_bad_seq}: {report.problem}",
-        instance=request.url.path,
-        extra={"report": report.as_dict()},
-    )
+    return verify_answer(request, service.verify_store(store_of(request)))
 
 
 @router.get(

@@ -40,7 +40,8 @@ from beslut.states import case as domain
 from beslut.states.audit_chain import AuditRecord, canonical_json
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event, PartyDecision
-from beslut.states.spec import parse_spec, spec_to_data
+from beslut.states.spec import spec_to_data
+from beslut.states.spec_cache import parse_spec_data
 from beslut.workflow.engine import CLOCK_TOLERANCE, event_from_record
 
 _DAY = timedelta(days=1)
@@ -194,7 +195,7 @@ class Replayer:
     def _expected(self, case: Case | None, event: Event, p: Mapping[str, Any], today: date) -> Event | str | None:
         on, kind = event.valid_on, event.kind
         if kind == "recommendation.proposed":
-            spec = parse_spec(p["spec"])
+            spec = parse_spec_data(p["spec"])  # apply parses it again: a cache hit
             if spec.key != event.stream:
                 return f"the spec's key is {spec.key!r}, not the stream {event.stream!r}"
             if spec.supersedes is not None and not self.known(spec.supersedes):

@@ -22,7 +22,8 @@ from beslut.errors import Duplicate, InvalidInput, NotFound, RuleViolation
 from beslut.states.allocation import allocate
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.machines import PARTY_MACHINE, RECOMMENDATION_MACHINE
-from beslut.states.spec import RecommendationSpec, parse_spec, spec_to_data
+from beslut.states.spec import RecommendationSpec, spec_to_data
+from beslut.states.spec_cache import parse_spec_data
 
 Outcome = Literal["approved", "rejected", "approved_with_conditions"]
 OUTCOMES: Final = ("approved", "rejected", "approved_with_conditions")
@@ -434,7 +435,7 @@ def _evolve(obj: _Frozen, changes: Mapping[str, Any]) -> _Frozen:
 
 
 def _new_case(event: Event, calendar: BusinessCalendar) -> Case:
-    spec = parse_spec(event.payload["spec"])
+    spec = parse_spec_data(event.payload["spec"])  # shared with same-text proposals under another key
     parties = tuple(PartyDecision(key=p.key, deadline=party_deadline(spec, p.key, calendar)) for p in spec.parties)
     return Case(
         spec=spec,

@@ -19,6 +19,13 @@ measured is the app, not the terminal). Four rows are measured:
 each with **1** and with **4** concurrent clients. A fifth row, **healthz** (``GET /healthz``: no token,
 no database, an async endpoint), is HTTP only: the floor any request pays here.
 
+A last line, **status CPU in process**, takes the network, uvicorn and the scheduler of this shared
+machine out: the same app driven through httpx's ASGI transport in this process, and the CPU time
+(``time.process_time``, every thread of the process) per ``GET /recommendations/{key}`` against the
+CPU time per in-process ``case_status(engine.case(key))``, one client, ABBA blocks. It is the price of
+FastAPI and the app alone (routing, dependencies, the token check, the thread hop, the response) and
+moves little with the machine's load.
+
 HTTP clients are ``httpx.Client`` objects, one per thread, keep-alive on; in-process, as many threads
 share one :class:`~beslut.Engine` (it is thread-safe). Each row runs its N calls in B blocks, HTTP and
 in-process taking turns in ABBA order (http, engine, engine, http, ...), so a noisy neighbour on this
@@ -309,8 +316,8 @@ def measure(
     return row
 
 
-def run(directory: Path, *, requests: int, blocks: int, warmup: int) -> list[Row]:
-    """Build, serve, measure the four rows; stop the server."""
+def run(directory: Path, *, requests: int, blocks: int, warmup: int) -> tuple[list[Row], CpuRow]:
+    """Build, serve, measure the four rows and the healthz floor; stop the server; then the in-process CPU line."""
     per_block = max(requests // blocks, *CLIENTS)
     decides_per_side = sum(per_block * blocks + warmup for _ in CLIENTS)
     database = directory / "bench-api.db"
@@ -366,10 +373,73 @@ def run(directory: Path, *, requests: int, blocks: int, warmup: int) -> list[Row
         report = engine.verify_audit()
         if not report.ok:
             raise SystemExit(f"the audit log does not verify after the run: {report.problem}")
-    return rows
+    print("measuring status CPU in process ...", file=sys.stderr)
+    cpu = measure_cpu_in_process(database, secret, workload.status_keys, requests=requests, blocks=blocks)
+    return rows, cpu
 
 
-def render(rows: Sequence[Row], *, requests: int, blocks: int) -> str:
+@dataclass
+class CpuRow:
+    """CPU seconds per call of the app in process (ASGI transport) and of the engine, for status."""
+
+    calls: int
+    asgi_cpu: float
+    engine_cpu: float
+
+    @property
+    def ratio(self) -> float:
+        """engine CPU / app CPU: as the other ratios, 1.0 would mean the HTTP layer costs nothing."""
+        return self.engine_cpu / self.asgi_cpu if self.asgi_cpu else 0.0
+
+
+def measure_cpu_in_process(database: Path, secret: str, keys: Sequence[str], *, requests: int, blocks: int) -> CpuRow:
+    """Status through the app in this process (no socket, no uvicorn) vs the engine, CPU time, ABBA blocks."""
+    import asyncio  # noqa: PLC0415
+
+    from beslut.api import create_app  # noqa: PLC0415
+
+    app = create_app(database, clock=FixedClock(CLOCK))
+    per_block = max(requests // blocks, 1)
+    seconds = {"asgi": 0.0, "engine": 0.0}
+    calls = {"asgi": 0, "engine": 0}
+
+    async def run() -> None:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
+            with Engine.open(database, clock=FixedClock(CLOCK), actor="bench") as engine:
+
+                async def asgi_calls(count: int, first: int) -> None:
+                    for i in range(count):
+                        response = await client.get(f"/recommendations/{keys[(first + i) % len(keys)]}")
+                        if response.status_code != 200:
+                            raise RuntimeError(f"in-process GET: {response.status_code} {response.text}")
+
+                def engine_calls(count: int, first: int) -> None:
+                    for i in range(count):
+                        case_status(engine.case(keys[(first + i) % len(keys)]))
+
+                await asgi_calls(per_block, 0)  # warm-up, untimed
+                engine_calls(per_block, 0)
+                for block in range(blocks):
+                    order = ("asgi", "engine") if block % 2 == 0 else ("engine", "asgi")
+                    for side in order:
+                        began = time.process_time()
+                        if side == "asgi":
+                            await asgi_calls(per_block, block * per_block)
+                        else:
+                            engine_calls(per_block, block * per_block)
+                        seconds[side] += time.process_time() - began
+                        calls[side] += per_block
+
+    try:
+        asyncio.run(run())
+    finally:
+        app.state.store.close()
+    return CpuRow(calls["asgi"], seconds["asgi"] / calls["asgi"], seconds["engine"] / calls["engine"])
+
+
+def render(rows: Sequence[Row], *, requests: int, blocks: int, cpu: CpuRow | None = None) -> str:
     """The table, then one ratio line per row."""
     lines = [
         f"HTTP API (uvicorn, 1 worker, loopback) vs in-process Engine, SQLite; about {requests} calls per side "
@@ -392,6 +462,11 @@ def render(rows: Sequence[Row], *, requests: int, blocks: int) -> str:
     for row in rows:
         if row.engine.calls:
             lines.append(f"ratio http/engine ({row.operation}, {row.clients} client(s)): {row.ratio:.2f}x")
+    if cpu is not None:
+        lines.append(
+            f"status CPU in process ({cpu.calls} calls each): app via ASGI {cpu.asgi_cpu * 1000:.2f} ms, "
+            f"engine {cpu.engine_cpu * 1000:.2f} ms; ratio engine/app CPU: {cpu.ratio:.2f}x"
+        )
     return "\n".join(lines)
 
 
@@ -420,8 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack:
         directory = Path(tempfile.mkdtemp(prefix="beslut-bench-api-", dir=args.db_dir))
         stack.callback(shutil.rmtree, directory, ignore_errors=True)
-        rows = run(directory, requests=args.requests, blocks=args.blocks, warmup=args.warmup)
-    print(render(rows, requests=args.requests, blocks=args.blocks))
+        rows, cpu = run(directory, requests=args.requests, blocks=args.blocks, warmup=args.warmup)
+    print(render(rows, requests=args.requests, blocks=args.blocks, cpu=cpu))
     return 0
 
 

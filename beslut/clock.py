@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from beslut.errors import InvalidInput
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
@@ -67,3 +69,18 @@ def later(instant: datetime, delta: timedelta) -> datetime:
 def today(clock: Clock) -> date:
     """Return the clock's current date in Europe/Stockholm."""
     return clock.now().astimezone(STOCKHOLM).date()
+
+
+def parse_instant(value: str, option: str = "--now") -> datetime:
+    """An ISO instant; without an offset it is Europe/Stockholm local time; a bare date means 00:00.
+
+    Shared by the CLI (``--now``) and the HTTP API (``now``), so both read an instant alike; *option*
+    names the argument in the refusal.
+    """
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option}: {value!r} is not a date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])") from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=STOCKHOLM)
+    return instant

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from beslut.api.auth import Coordinator
 from beslut.api.commands import execute
 from beslut.api.problems import PROBLEM_RESPONSES
-from beslut.cli._options import parse_instant
+from beslut.clock import parse_instant
 from beslut.workflow.documents import fired_json
 
 router = APIRouter(responses=PROBLEM_RESPONSES, tags=["scheduler"])

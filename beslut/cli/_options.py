@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from beslut.clock import STOCKHOLM
 from beslut.errors import InvalidInput, NotFound
 from beslut.persistence import DEFAULT_DATABASE, open_store
 from beslut.persistence.schema import require_current_store
@@ -43,17 +42,6 @@ def parse_date(value: str, option: str = "--on") -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def parse_instant(value: str, option: str = "--now") -> datetime:
-    """An ISO instant; without an offset it is Europe/Stockholm local time; a bare date means 00:00."""
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{option}: {value!r} is not a date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])") from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=STOCKHOLM)
-    return instant
 
 
 _OPENED: list[Engine] = []

@@ -21,8 +21,8 @@ from beslut.cli._options import (
     emit_json,
     open_engine,
     parse_date,
-    parse_instant,
 )
+from beslut.clock import parse_instant
 from beslut.errors import InvalidInput
 from beslut.workflow.documents import fired_json
 from beslut.workflow.views import case_status

@@ -33,7 +33,8 @@ the end) the load stops and the bench measures, printing the load average with e
 - ``overdue``: :meth:`Reader.overdue_parties` on 2022-10-01 (cohort 0's undecided parties: the dashboard's
   "who is overdue today") against the same SQL on psycopg; p50/p99 and the ratio;
 - peak RSS (``VmHWM``) of fresh child processes: ``status --json`` of every recommendation (the CLI, output to
-  /dev/null), the dashboard matrix read (``pages.matrix(engine.cases())``), one ``tick`` at ``TICK_AT`` limited
+  /dev/null), the matrix over every case (``pages.matrix(engine.cases())``, the dashboard's read before it
+  paged), the paged dashboard's read (its first page of 50 and the overdue total), one ``tick`` at ``TICK_AT`` limited
   to 100 timers (the same work at every point), and one command (``prepare`` of a late party). A child is
   capped at ``--child-memory-mb`` of address space so it fails instead of taking the shared machine down;
 - the database size (``pg_database_size`` and each table with its indexes) and the row counts.
@@ -449,6 +450,16 @@ def run_child(args: argparse.Namespace) -> int:
         with Engine(open_store(url), clock=FixedClock(CLOCK_AT), actor="bench") as engine:
             matrix = pages.matrix(engine.cases(), today=OVERDUE_ON)
             detail = {"columns": len(matrix.columns), "overdue": matrix.overdue_count}
+    elif args.child == "dashboard":
+        from beslut.web import pages  # noqa: PLC0415
+        from beslut.web.router import read_matrix  # noqa: PLC0415
+
+        with Engine(open_store(url), clock=FixedClock(CLOCK_AT), actor="bench") as engine:
+            cases, _shown, overdue = read_matrix(
+                engine, include_closed=False, sida=None, size=pages.MATRIX_PAGE_SIZE, day=OVERDUE_ON
+            )
+            matrix = pages.matrix(cases, today=OVERDUE_ON)
+            detail = {"columns": len(matrix.columns), "overdue": overdue}
     elif args.child == "tick":
         with Engine(open_store(url), clock=FixedClock(CLOCK_AT), actor="bench") as engine:
             fired = engine.tick(TICK_AT, worker="bench-point", limit=POINT_TICK_LIMIT)
@@ -667,7 +678,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--load-until", default=None, metavar="HH:MM", help="stop loading at this UTC time")
     parser.add_argument("--status-samples", type=int, default=1000, help="random keys for status at the end")
     parser.add_argument("--point-samples", type=int, default=200, help="random keys for status at each point")
-    parser.add_argument("--rss", default="tick,command,status-all,matrix", help="child processes to measure")
+    parser.add_argument("--rss", default="tick,command,dashboard,status-all,matrix", help="child processes to measure")
     parser.add_argument("--final-rss", default=None, help="child processes at the end [default: --rss]")
     parser.add_argument("--child-memory-mb", type=int, default=8192, help="address-space cap of a child")
     parser.add_argument("--smoke", action="store_true", help="3 recommendations x 5 parties, tiny samples")

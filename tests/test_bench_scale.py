@@ -43,11 +43,20 @@ def test_smoke_run_loads_measures_and_ticks(postgres_url: str, tmp_path: Path) -
     tick = results["final:tick"]
     assert tick["fired"] == tick["due"]
     assert tick["outbox_rows_written"] == tick["fired"]  # one contact per party: a reminder is one message
-    for point_id in ("5:rss status-all", "5:rss matrix", "5:rss tick", "15:rss command", "final-15:rss command"):
+    points = (
+        "5:rss status-all",
+        "5:rss matrix",
+        "5:rss dashboard",
+        "5:rss tick",
+        "15:rss command",
+        "final-15:rss command",
+    )
+    for point_id in points:
         child = results[point_id]
         assert child["ok"], child
         assert child["vmhwm_mib"] > 10
     assert results["5:rss tick"]["fired"] == results["5:rss tick"]["messages"] > 0
+    assert results["5:rss dashboard"]["columns"] == 1  # the one recommendation loaded by then
     assert results["15:rss command"]["party"] in late_parties(2, 5)
     # the final point prepares the other late party of the same recommendation
     assert results["final-15:rss command"]["party"] != results["15:rss command"]["party"]

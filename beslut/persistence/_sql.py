@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import date, datetime
@@ -32,7 +32,9 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import case as sql_case
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.dml import UpdateBase
 
 from beslut import failpoints
 from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
@@ -43,7 +45,8 @@ from beslut.scheduler.deadlines import LADDER_KINDS, TRANSITION_KINDS, Deadline,
 from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
 from beslut.states.case import UNDECIDED, Case, Event, PartyDecision
-from beslut.states.spec import RecommendationSpec, parse_spec, spec_to_data
+from beslut.states.spec import RecommendationSpec, spec_to_data
+from beslut.states.spec_cache import parse_spec_json
 
 _PARTY_FIELDS = [f.name for f in fields(PartyDecision) if f.name != "key"]
 _AUDIT_BATCH = 2000
@@ -164,6 +167,23 @@ _CANCEL_DEADLINES = (
     update(_D)
     .where(_D.c.id.in_(bindparam("b_ids", expanding=True)))
     .values(status="cancelled", closed_at=bindparam("closed_at"))
+)
+# A party with no timers left (it decided): all its pending rows go. The status test is in SET, not in WHERE,
+# so that SQLite's planner finds the rows by the recommendation's index and not the (status, due_at) one; a
+# done or cancelled row is written back unchanged.
+_IS_PENDING = _D.c.status == "pending"
+_CANCEL_PARTIES = (
+    update(_D)
+    .where(
+        and_(
+            _D.c.recommendation_key == bindparam("key"),
+            _D.c.party_key.in_(bindparam("b_parties", expanding=True)),
+        )
+    )
+    .values(
+        status=sql_case((_IS_PENDING, "cancelled"), else_=_D.c.status),
+        closed_at=sql_case((_IS_PENDING, bindparam("closed_at", type_=_D.c.closed_at.type)), else_=_D.c.closed_at),
+    )
 )
 _CANCEL_CHUNK = 1000  # ids per statement: well under SQLite's and PostgreSQL's bound-parameter limits
 # Aggregates for operators' metrics (read at every scrape, so each must stay cheap).
@@ -429,7 +449,7 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             if before is None or before.parties[index] != party
         ]
         if changed:
-            self.connection.execute(_UPDATE_PARTY, changed)
+            self._store.executemany(self.connection, _UPDATE_PARTY, changed)
         self._loaded[case.key] = case
 
     def append_events(self, events: Sequence[Event], *, recorded_at: datetime) -> list[AuditRecord]:
@@ -459,7 +479,8 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             prev_hash = record.hash
             records.append(record)
         self._stream_starts.update(stream_heads)
-        self.connection.execute(
+        self._store.executemany(
+            self.connection,
             _INSERT_AUDIT,
             [
                 {
@@ -494,6 +515,29 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
     def sync_deadlines(self, recommendation: str, wanted: Sequence[Deadline], *, now: datetime) -> None:
         """Cancel unwanted pending rows and insert missing wanted ones; keep the later rows of a wanted series."""
         rows = self.connection.execute(_CASE_DEADLINES, {"key": recommendation}).mappings().all()
+        self._reconcile_deadlines(rows, wanted, now=now)
+
+    def sync_party_deadlines(
+        self, recommendation: str, wanted: Mapping[str | None, Sequence[Deadline]], *, now: datetime
+    ) -> None:
+        """Sync only the named parties' rows; a party with nothing wanted is cancelled without a read."""
+        emptied = sorted(party for party, timers in wanted.items() if not timers and party is not None)
+        for first in range(0, len(emptied), _CANCEL_CHUNK):
+            parties = emptied[first : first + _CANCEL_CHUNK]
+            self.connection.execute(_CANCEL_PARTIES, {"key": recommendation, "b_parties": parties, "closed_at": now})
+        rest = {party for party, timers in wanted.items() if timers or party is None}
+        if not rest:
+            return
+        rows = [
+            row
+            for row in self.connection.execute(_CASE_DEADLINES, {"key": recommendation}).mappings().all()
+            if row["party_key"] in rest
+        ]
+        timers = [d for party, party_timers in wanted.items() if party in rest for d in party_timers]
+        self._reconcile_deadlines(rows, timers, now=now)
+
+    def _reconcile_deadlines(self, rows: Sequence[Any], wanted: Sequence[Deadline], *, now: datetime) -> None:
+        """Make the pending ones of *rows* equal *wanted* (the rules of :meth:`UnitOfWork.sync_deadlines`)."""
         existing = [_deadline_row(row) for row in rows if row["status"] in ("pending", "done")]
         wanted_ids = {d.identity for d in wanted}
         series_start = {d.series: d.due_at for d in wanted if d.series is not None}
@@ -717,6 +761,15 @@ class SqlStore(Store):
         head = connection.execute(_AUDIT_HEAD).first()
         return (int(head[0]), str(head[1])) if head is not None else None
 
+    def executemany(self, connection: Connection, statement: UpdateBase, rows: list[dict[str, Any]]) -> None:
+        """Run *statement* once per row of *rows* (the many party and audit rows of a batch).
+
+        SQLAlchemy's own executemany here; SQLite overrides it with :func:`driver_executemany`.
+        PostgreSQL keeps SQLAlchemy's: its psycopg dialect sends an INSERT's rows as multi-row
+        VALUES pages, and the driver's executemany (one statement per row) measured slower.
+        """
+        connection.execute(statement, rows)
+
     def install_triggers(self, connection: Connection) -> None:
         """Install the append-only triggers on audit_event."""
         raise NotImplementedError
@@ -837,8 +890,13 @@ class SqlStore(Store):
 
 @functools.lru_cache(maxsize=128)  # bounded: memory stays flat however many cases exist
 def _spec_from_text(text_value: str) -> RecommendationSpec:
-    """Parse a stored spec once: specs never change after a proposal, and parsing validates every field."""
-    return parse_spec(json.loads(text_value))
+    """Parse a stored spec once: specs never change after a proposal, and parsing validates every field.
+
+    This exact-text cache answers a command that reloads the same few cases; behind it the shared
+    spec cache (:mod:`beslut.states.spec_cache`) answers the cases proposed from one template, so a
+    batch touching more than 128 recommendations (an import in party order) does not re-parse each.
+    """
+    return parse_spec_json(text_value)
 
 
 def _case_values(case: Case, now: datetime) -> dict[str, Any]:
@@ -917,6 +975,44 @@ def _outbox_record(row: Any) -> OutboxRecord:
         sent_at=row["sent_at"],
         last_error=row["last_error"],
     )
+
+
+# (statement id, dialect, column keys) -> (SQL text, bind names in order, their bind processors, positional?)
+_DRIVER_PLANS: dict[tuple[int, str, tuple[str, ...]], tuple[str, list[str], list[Any], bool]] = {}
+
+
+def driver_executemany(connection: Connection, statement: UpdateBase, rows: list[dict[str, Any]]) -> None:
+    """Run *statement* once per row through the DBAPI cursor's ``executemany``, in the connection's transaction.
+
+    Why: a batch of 10,000 decisions writes 10,000 party rows and 10,000 audit rows, and
+    SQLAlchemy's per-row parameter building (``construct_params`` and the processors it
+    looks up per row) cost more than the database's own work (bench/bench_batch.py). Here
+    the statement is compiled once per dialect and its column set, the bind processors
+    (the column types' own: :class:`~beslut.persistence._types.AwareDateTime`'s text on
+    SQLite, dates) are looked up once, and each row is only converted. Errors come back
+    wrapped as any SQLAlchemy execution's, so the store translates them the same way.
+    All rows must have the same keys.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    keys = tuple(rows[0])
+    plan_key = (id(statement), dialect.name, keys)
+    plan = _DRIVER_PLANS.get(plan_key)
+    if plan is None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        names = list(compiled.positiontup or ()) if compiled.positional else list(by_name)
+        processors = [by_name[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        plan = (compiled.string, names, processors, bool(compiled.positional))
+        _DRIVER_PLANS[plan_key] = plan
+    sql, names, processors, positional = plan
+    steps = list(zip(names, processors, strict=True))
+    converted = [[row[n] if p is None else p(row[n]) for n, p in steps] for row in rows]
+    if positional:
+        connection.exec_driver_sql(sql, [tuple(values) for values in converted])
+    else:
+        connection.exec_driver_sql(sql, [dict(zip(names, values, strict=True)) for values in converted])
 
 
 def raw_sql(connection: Connection, statement: str) -> None:

@@ -9,7 +9,7 @@ it returns things.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -180,6 +180,18 @@ class UnitOfWork(Reader):
         are inserted as pending, except a reminder that is already done (a reminder
         is never queued twice). A done transition that is wanted again is re-armed:
         the case went back (an annulled decision), and firing it is idempotent.
+        """
+
+    @abstractmethod
+    def sync_party_deadlines(
+        self, recommendation: str, wanted: Mapping[str | None, Sequence[Deadline]], *, now: datetime
+    ) -> None:
+        """:meth:`sync_deadlines` for only the parties in *wanted* (None: the recommendation's own timers).
+
+        Each named party's pending rows are made equal to its wanted timers, by the same rules;
+        the other parties' rows are left alone. For a caller that knows which parties changed
+        (``deadline_changes``): a party with no timers left, as after a decision, is cancelled
+        without reading its rows back, which is most of what a batch of decisions writes.
         """
 
     @abstractmethod

@@ -83,25 +83,75 @@ def deadlines_for(case: Case) -> list[Deadline]:
     - ``escalate``: ``escalate_after`` after the end of the reply date, to the coordinator.
     """
     found: list[Deadline] = []
-    reminders = case.spec.reminders
     for party in case.parties:
-        if is_open(case, party):
-            if not party.overdue:
-                found.append(_timer(case, "reply_by", party.key, end_of_day(party.deadline)))
-            for step in reminders.before:
-                day = party.deadline - timedelta(days=duration_days(step))
-                found.append(_timer(case, "remind_before", party.key, start_of_day(day)))
-            if reminders.overdue_every:
-                found.append(_timer(case, "remind_overdue", party.key, end_of_day(party.deadline)))
-            if reminders.escalate_after:
-                day = party.deadline + timedelta(days=1 + duration_days(reminders.escalate_after))
-                found.append(_timer(case, "escalate", party.key, start_of_day(day)))
-        if party.state == "announced" and party.appeal_last_day is not None:
-            found.append(_timer(case, "appeal_ends", party.key, end_of_day(party.appeal_last_day)))
+        found.extend(party_deadlines(case, party))
+    found.extend(case_deadlines(case))
+    return found
+
+
+def party_deadlines(case: Case, party: PartyDecision) -> list[Deadline]:
+    """The timers of one party of *case* (its part of :func:`deadlines_for`, in the same order)."""
+    found: list[Deadline] = []
+    reminders = case.spec.reminders
+    if is_open(case, party):
+        if not party.overdue:
+            found.append(_timer(case, "reply_by", party.key, end_of_day(party.deadline)))
+        for step in reminders.before:
+            day = party.deadline - timedelta(days=duration_days(step))
+            found.append(_timer(case, "remind_before", party.key, start_of_day(day)))
+        if reminders.overdue_every:
+            found.append(_timer(case, "remind_overdue", party.key, end_of_day(party.deadline)))
+        if reminders.escalate_after:
+            day = party.deadline + timedelta(days=1 + duration_days(reminders.escalate_after))
+            found.append(_timer(case, "escalate", party.key, start_of_day(day)))
+    if party.state == "announced" and party.appeal_last_day is not None:
+        found.append(_timer(case, "appeal_ends", party.key, end_of_day(party.appeal_last_day)))
+    return found
+
+
+def has_timers(case: Case, party: PartyDecision) -> bool:
+    """``bool(party_deadlines(case, party))`` without making them (a decided party's before-state has many)."""
+    if is_open(case, party):
+        reminders = case.spec.reminders
+        if not party.overdue or reminders.before or reminders.overdue_every or reminders.escalate_after:
+            return True
+    return party.state == "announced" and party.appeal_last_day is not None
+
+
+def case_deadlines(case: Case) -> list[Deadline]:
+    """The timers of the recommendation itself, no party's (the in-force timer of an adopted agreement)."""
     in_force_on = case.spec.in_force_on
     if case.state == "consolidated" and case.outcome in ADOPTED_OUTCOMES and in_force_on is not None:
-        found.append(_timer(case, "in_force", None, start_of_day(in_force_on)))
-    return found
+        return [_timer(case, "in_force", None, start_of_day(in_force_on))]
+    return []
+
+
+def deadline_changes(before: Case, after: Case) -> dict[str | None, list[Deadline]]:
+    """The parties of *after* whose timers differ from *before*'s, each with the timers it should have now.
+
+    Key None stands for the recommendation's own timers (:func:`case_deadlines`). Only the
+    parties whose row changed are computed while the case-wide fields a party's timers
+    read (state, spec) stay the same, so a batch of 10,000 decisions computes each
+    party's timers twice instead of every party's once per case twice; the store then
+    syncs only those parties' rows (:meth:`~beslut.persistence.abc.UnitOfWork.sync_party_deadlines`),
+    which is exactly what syncing the whole case does when the other parties' rows
+    already match (they do: every command syncs after it changes a case).
+    """
+    changes: dict[str | None, list[Deadline]] = {}
+    same_case = before.state == after.state and before.spec is after.spec
+    for old, new in zip(before.parties, after.parties, strict=True):  # a case's parties are fixed at its proposal
+        if same_case and old is new:
+            continue
+        wanted = party_deadlines(after, new)
+        if wanted:
+            if wanted != party_deadlines(before, old):
+                changes[new.key] = wanted
+        elif has_timers(before, old):  # a decision: no timers left, and there were some (no need to list them)
+            changes[new.key] = wanted
+    wanted_case = case_deadlines(after)
+    if wanted_case != case_deadlines(before):
+        changes[None] = wanted_case
+    return changes
 
 
 def series_after(due_at: datetime, every: str, *, until: datetime) -> list[datetime]:

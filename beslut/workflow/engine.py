@@ -24,7 +24,7 @@ from beslut import failpoints
 from beslut.clock import STOCKHOLM, Clock, SystemClock, later, today
 from beslut.errors import ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.persistence import Store, UnitOfWork, open_store
-from beslut.scheduler.deadlines import REMINDER_KINDS, DeadlineRow, deadlines_for
+from beslut.scheduler.deadlines import REMINDER_KINDS, DeadlineRow, deadline_changes, deadlines_for
 from beslut.scheduler.digest import digest_entries
 from beslut.scheduler.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
 from beslut.scheduler.reminders import plan_reminder
@@ -249,9 +249,10 @@ class Engine:
             records = uow.append_events(events, recorded_at=now)
             failpoints.hit("engine.after_append_events")
             for key, old in before.items():
-                wanted = deadlines_for(current[key])
-                if wanted != deadlines_for(old):
-                    uow.sync_deadlines(key, wanted, now=now)
+                # Only the parties whose timers changed: the rows already match deadlines_for(old).
+                changes = deadline_changes(old, current[key])
+                if changes:
+                    uow.sync_party_deadlines(key, changes, now=now)
             failpoints.hit("engine.after_sync_deadlines")
         return BatchResult(cases=tuple(current[key] for key in before), records=tuple(records))
 

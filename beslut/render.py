@@ -56,12 +56,13 @@ def console() -> Console:
     return Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
-def print_statuses(statuses: Sequence[dict[str, Any]], *, detailed: bool) -> None:
-    """Print one table per recommendation (detailed) or one overview table."""
+def print_statuses(statuses: Iterable[dict[str, Any]], *, detailed: bool) -> None:
+    """Print one table per recommendation (detailed) or one overview table.
+
+    *statuses* may be a stream (every recommendation of a big database): the overview keeps one
+    short row per recommendation, never the documents.
+    """
     out = console()
-    if not statuses:
-        out.print("no recommendations yet")
-        return
     if not detailed:
         table = Table("key", "state", "outcome", "reply by", "decided", "overdue", "version", title="Recommendations")
         for s in statuses:
@@ -76,10 +77,14 @@ def print_statuses(statuses: Sequence[dict[str, Any]], *, detailed: bool) -> Non
                 str(overdue) if overdue else "",
                 str(s["version"]),
             )
-        out.print(table)
+        out.print(table if table.row_count else "no recommendations yet")
         return
+    shown = False
     for s in statuses:
         print_status(s, out)
+        shown = True
+    if not shown:
+        out.print("no recommendations yet")
 
 
 def print_status(s: dict[str, Any], out: Console | None = None) -> None:

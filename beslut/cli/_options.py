@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,3 +87,19 @@ def done(engine: Engine, result: CommandResult, what: str) -> None:
 
 def emit_json(document: Any) -> None:
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def emit_json_list(name: str, items: Iterable[Any]) -> None:
+    """Print ``{name: [items...]}`` exactly as :func:`emit_json` would, one item at a time.
+
+    Why: the list can be as large as the database; writing each item as it comes keeps memory at
+    one item while the bytes stay identical to ``json.dumps({name: list(items)}, indent=2)``
+    (tests/cli pins that equality).
+    """
+    head = json.dumps(name, ensure_ascii=False)
+    first = True
+    for item in items:
+        body = textwrap.indent(json.dumps(item, ensure_ascii=False, indent=2), "    ")
+        typer.echo(("{\n  " + head + ": [\n" if first else ",\n") + body, nl=False)
+        first = False
+    typer.echo("{\n  " + head + ": []\n}" if first else "\n  ]\n}")

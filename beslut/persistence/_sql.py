@@ -205,6 +205,16 @@ _OLDEST_QUEUED = select(func.min(_O.c.created_at)).where(_O.c.status == "queued"
 _OLDEST_DUE_TIMER = select(func.min(_D.c.due_at)).where(and_(_D.c.status == "pending", _D.c.due_at <= bindparam("now")))
 
 
+def _unstorable(key: str | None) -> bool:
+    """A key holding NUL, which no row can have: the readers answer "no such row" without a query.
+
+    Why: PostgreSQL cannot even compare text holding NUL (the driver raises, a store error: exit 1,
+    HTTP 503) where SQLite answers "no row"; one check here gives every caller, the engine, the
+    audit service and the HTTP reads alike, the same answer on both stores (unknown: exit 2, 404).
+    """
+    return key is not None and "\x00" in key
+
+
 class SqlReader(Reader):
     """Queries over one SQLAlchemy connection inside an open transaction."""
 
@@ -213,6 +223,8 @@ class SqlReader(Reader):
 
     def load_case(self, key: str) -> Case | None:
         """The recommendation *key*, or None."""
+        if _unstorable(key):
+            return None
         row = self.connection.execute(_SELECT_CASE, {"key": key}).mappings().first()
         if row is None:
             return None
@@ -254,6 +266,8 @@ class SqlReader(Reader):
 
     def audit_records(self, stream: str | None = None) -> Iterator[AuditRecord]:
         """The audit log ordered by seq, fetched in batches by seq range."""
+        if _unstorable(stream):
+            return
         after = 0
         while True:
             query = select(t.AUDIT_EVENT).where(t.AUDIT_EVENT.c.seq > after)
@@ -278,6 +292,8 @@ class SqlReader(Reader):
 
     def deadlines(self, *, status: str | None = None, recommendation: str | None = None) -> list[DeadlineRow]:
         """Deadline rows by due_at then id."""
+        if _unstorable(recommendation):
+            return []
         query = select(t.DEADLINE)
         if status is not None:
             query = query.where(t.DEADLINE.c.status == status)
@@ -414,6 +430,8 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
 
     def load_case_for_update(self, key: str) -> Case | None:
         """Load and hold the recommendation row until commit (FOR UPDATE where the database has it)."""
+        if _unstorable(key):
+            return None
         if self._store.row_locks:
             self.connection.execute(_LOCK_CASE, {"key": key}).first()
         case = self.load_case(key)

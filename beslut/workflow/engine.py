@@ -369,7 +369,6 @@ class Engine:
         Raises:
             NotFound: no such recommendation.
         """
-        _refuse_unstorable_key(key)
         with self.store.reader() as reader:
             found = reader.load_case(key)
         if found is None:
@@ -402,8 +401,6 @@ class Engine:
 
     def audit_log(self, key: str | None = None) -> list[AuditRecord]:
         """The audit events (of one recommendation, or all), oldest first."""
-        if key is not None:
-            _refuse_unstorable_key(key)
         with self.store.reader() as reader:
             if key is not None and reader.load_case(key) is None:
                 raise NotFound(f"no recommendation {key!r}")
@@ -411,8 +408,6 @@ class Engine:
 
     def deadlines(self, *, status: str | None = "pending", key: str | None = None) -> list[DeadlineRow]:
         """Deadline rows (pending ones by default), soonest first."""
-        if key is not None:
-            _refuse_unstorable_key(key)
         with self.store.reader() as reader:
             return reader.deadlines(status=status, recommendation=key)
 
@@ -422,7 +417,6 @@ class Engine:
         Raises:
             NotFound: the log has no events for *key*.
         """
-        _refuse_unstorable_key(key)
         with self.store.reader() as reader:
             events = [event_from_record(r) for r in reader.audit_records(key)]
         case = domain.replay(events, self.calendar)
@@ -538,7 +532,6 @@ class Engine:
         return Fired(deadline=timer, status=plan.status, messages=queued, skipped=plan.skipped)
 
     def _load(self, uow: UnitOfWork, key: str) -> Case:
-        _refuse_unstorable_key(key)
         case = uow.load_case_for_update(key)
         if case is None:
             raise NotFound(f"no recommendation {key!r}")
@@ -572,16 +565,6 @@ def _events_for_deadline(case: Case, deadline: DeadlineRow, on: date) -> list[Ev
     return []
 
 
-# C0/C1 control characters and NUL: PostgreSQL refuses NUL in text outright (a store error, exit 1, where
-# SQLite would store it), so both stores refuse them here, before any query, as one contract.
+# C0/C1 control characters and NUL in a contact: PostgreSQL refuses NUL in text outright (a store error,
+# exit 1, where SQLite would store it), so both stores refuse them here, before any write, as one contract.
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def _refuse_unstorable_key(key: str) -> None:
-    """Refuse a recommendation key that no store can hold (NUL) as unknown: no recommendation has it.
-
-    Why here: PostgreSQL cannot even compare text containing NUL, so the query itself would fail with
-    a store error; the answer is the same on both stores, "no such recommendation" (exit 2, 404).
-    """
-    if "\x00" in key:
-        raise NotFound(f"no recommendation {key!r}")

@@ -145,6 +145,17 @@ class TestNotFound:
             assert problem["detail"] == api.refused("GET", path, status=404)["detail"]
         assert 404 == api.get("/deadlines", key="nope").status_code
 
+    def test_a_key_holding_nul_is_unknown_on_both_stores(self, api: Api) -> None:
+        """NUL in a key is a 404 for reads and commands, on SQLite and PostgreSQL alike.
+
+        PostgreSQL cannot compare text holding NUL: the status read was a 503 store error there;
+        the SQL readers now answer "no such row" for such a key without a query.
+        """
+        for path in ("/recommendations/nope%00", "/recommendations/nope%00/audit"):
+            assert "no recommendation 'nope\\x00'" == api.refused("GET", path, status=404)["detail"]
+        api.refused("POST", "/recommendations/nope%00/recommend", {"on": "2022-06-03"}, status=404)
+        assert 404 == api.get("/deadlines", key="nope\x00").status_code
+
     def test_unknown_party(self, api: Api) -> None:
         """404 for a party the recommendation does not have (an admin may act for any party)."""
         problem = api.refused("POST", f"/recommendations/{KEY}/parties/9999/decide", DECIDE, status=404)

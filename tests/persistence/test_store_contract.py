@@ -9,7 +9,7 @@ import pytest
 
 from beslut.clock import STOCKHOLM
 from beslut.errors import ConcurrencyConflict, Duplicate
-from beslut.persistence import Store, open_store
+from beslut.persistence import Store, audit_rows, open_store
 from beslut.scheduler.deadlines import Deadline
 from beslut.states import case as domain
 from beslut.states.calendar import BusinessCalendar
@@ -59,6 +59,24 @@ class TestCases:
         """Loading an unknown key gives None."""
         with store.reader() as reader:
             assert reader.load_case("nope") is None
+
+    def test_a_key_holding_nul_matches_nothing(self, store: Store) -> None:
+        """A key holding NUL is simply unknown to every key read, on both stores.
+
+        PostgreSQL cannot even compare such text (its driver raises); SQLite would answer "no row".
+        The contract is SQLite's answer, for the readers and the locking load alike.
+        """
+        with store.unit_of_work() as uow:
+            uow.add_case(_case(), now=NOW)
+        bad = KEY + "\x00"
+        with store.reader() as reader:
+            assert reader.load_case(bad) is None
+            assert [] == list(reader.audit_records(bad))
+            assert [] == reader.deadlines(recommendation=bad)
+            assert [] == list(audit_rows(reader, stream=bad))
+            assert reader.load_case(KEY) is not None
+        with store.unit_of_work() as uow:
+            assert uow.load_case_for_update(bad) is None
 
 
 class TestAuditAppend:

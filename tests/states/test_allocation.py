@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import itertools
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -339,3 +340,48 @@ def test_allocate_opt_in(spec: tuple[CostSpec, dict[str, int]], data: st.DataObj
 def test_allocate_refuses_a_string_as_participants() -> None:
     with pytest.raises(TypeError):
         allocate(mini_maria(), POPULATIONS_2021, participants="2380")
+
+
+def _largest_remainder_in_fractions(total: int, weights: dict[str, Fraction]) -> dict[str, int]:
+    """The definition, one Fraction per quota: what the integer arithmetic must equal exactly."""
+    weight_sum = sum(weights.values(), Fraction(0))
+    quotas = {key: total * weight / weight_sum for key, weight in weights.items()}
+    floors = {key: quota.numerator // quota.denominator for key, quota in quotas.items()}
+    leftover = total - sum(floors.values())
+    for key in sorted(floors, key=lambda k: (-(quotas[k] - floors[k]), k))[:leftover]:
+        floors[key] += 1
+    return floors
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**15),
+    weights=st.dictionaries(
+        KEYS,
+        st.one_of(
+            st.integers(min_value=0, max_value=10**9).map(Fraction),
+            st.fractions(min_value=0, max_value=1000, max_denominator=10**6),
+            st.sampled_from([Fraction(1), Fraction(1, 3), Fraction(2, 3), Fraction(1, 7)]),  # ties
+        ),
+        min_size=1,
+        max_size=12,
+    ).filter(lambda w: any(w.values())),
+)
+def test_largest_remainder_equals_its_definition_in_fractions(total: int, weights: dict[str, Fraction]) -> None:
+    """Same floors, same leftover units to the same keys (ties by key), as the Fraction arithmetic."""
+    assert largest_remainder(total, dict(weights)) == _largest_remainder_in_fractions(total, weights)
+
+
+@pytest.mark.parametrize("unit", ["1", "0.01", "0.1", "1E+3", "0.05", "0.5", "10", "2", "0.001"])
+@pytest.mark.parametrize("units", [0, 1, 7, 99, 100, 12345, 5_000_000, 10**30 + 7])
+def test_amounts_have_the_units_exponent_exactly(unit: str, units: int) -> None:
+    """An amount is units x unit quantized to the unit: same value AND same digits and exponent."""
+    cost = CostSpec(
+        total=Decimal(units) * Decimal(unit),
+        unit=Decimal(unit),
+        reallocate_opt_in=False,
+        pools=(PoolSpec(share=Decimal("1"), split="equal", parties=("a",)),),
+    )
+    amount = allocate(cost, {})["a"]
+    expected = (Decimal(units) * Decimal(unit)).quantize(Decimal(unit), context=decimal.Context(prec=60))
+    assert amount == expected
+    assert amount.as_tuple() == expected.as_tuple()

@@ -71,6 +71,7 @@ import psycopg
 
 from beslut import Engine, FixedClock, open_store
 from beslut.clock import STOCKHOLM
+from beslut.jsontext import pretty
 from beslut.scheduler.records import Contact
 from beslut.workflow import PartyStep
 from beslut.workflow.views import case_status
@@ -333,7 +334,7 @@ def time_status(engine: Engine, raw: psycopg.Connection[Any], loaded: int, sampl
             start = time.perf_counter()
             if side == "engine":
                 cpu = time.process_time()
-                json.dumps(case_status(engine.case(key)), ensure_ascii=False, indent=2)
+                pretty(case_status(engine.case(key)))  # what `beslut status KEY --json` prints
                 engine_ms.append((time.perf_counter() - start) * 1000)
                 engine_cpu_ms.append((time.process_time() - cpu) * 1000)
             else:
@@ -545,7 +546,7 @@ def final_tick(
         (due,) = raw.execute(
             "SELECT count(*) FROM deadline WHERE status = 'pending' AND due_at <= %s", (candidate,)
         ).fetchone() or (0,)
-        if due >= FINAL_TICK_LIMIT // 2:
+        if due:
             break
     (before,) = raw.execute("SELECT count(*) FROM outbox").fetchone() or (0,)
     say(f"final tick: {due} timers due at {tick_at.isoformat()}, limit {FINAL_TICK_LIMIT}, load average {loadavg()}")

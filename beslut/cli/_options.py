@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from beslut.errors import InvalidInput, NotFound
+from beslut.jsontext import pretty
 from beslut.persistence import DEFAULT_DATABASE, open_store
 from beslut.persistence.schema import require_current_store
 from beslut.workflow import CommandResult, Engine
@@ -85,12 +85,16 @@ def done(engine: Engine, result: CommandResult, what: str) -> None:
     typer.echo(f"{result.case.key}: {what} (version {result.version})")
 
 
-def emit_json(document: Any) -> None:
-    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+def emit_json(document: Any, *, float_free: bool = False) -> None:
+    """Print *document* as indented JSON; *float_free* (a read model: no floats) lets orjson write it.
+
+    The bytes are the same either way (:mod:`beslut.jsontext`); orjson is only faster.
+    """
+    typer.echo(pretty(document) if float_free else json.dumps(document, ensure_ascii=False, indent=2))
 
 
 def emit_json_list(name: str, items: Iterable[Any]) -> None:
-    """Print ``{name: [items...]}`` exactly as :func:`emit_json` would, one item at a time.
+    """Print ``{name: [items...]}`` of float-free read models exactly as :func:`emit_json` would, one at a time.
 
     Why: the list can be as large as the database; writing each item as it comes keeps memory at
     one item while the bytes stay identical to ``json.dumps({name: list(items)}, indent=2)``
@@ -99,7 +103,9 @@ def emit_json_list(name: str, items: Iterable[Any]) -> None:
     head = json.dumps(name, ensure_ascii=False)
     first = True
     for item in items:
-        body = textwrap.indent(json.dumps(item, ensure_ascii=False, indent=2), "    ")
+        # Indent every line by four spaces (textwrap.indent, without its per-line Python loop: an
+        # indented JSON text has no blank lines, newlines inside strings being escaped).
+        body = "    " + pretty(item).replace("\n", "\n    ")
         typer.echo(("{\n  " + head + ": [\n" if first else ",\n") + body, nl=False)
         first = False
     typer.echo("{\n  " + head + ": []\n}" if first else "\n  ]\n}")

@@ -132,7 +132,7 @@ def status(
         document = case_status(engine.case(key))
         engine.close()
         if json_output:
-            emit_json(document)
+            emit_json(document, float_free=True)
         else:
             render.print_statuses([document], detailed=True)
         return

@@ -42,6 +42,9 @@ the end) the load stops and the bench measures, printing the load average with e
 **At the end**, one ``tick`` at ``TICK_AT``: every before-reminder of cohort 0 still pending (the point ticks
 fired up to 100 each), its wall time, timers handled and outbox rows written.
 
+``--measure-only LABEL`` loads nothing: it measures the database as it is (every point measurement and one
+final tick, the next week's reminders once a week's are fired) under ``LABEL-<cases>``, e.g. after a code change.
+
 No timing is asserted anywhere; results also go to ``OUT/results.jsonl``, one JSON object per measurement.
 docs/performance.md ("National scale on PostgreSQL") has the figures.
 """
@@ -529,7 +532,12 @@ def measure_point(
 
 
 def final_tick(
-    engine: Engine, raw: psycopg.Connection[Any], loaded: int, args: argparse.Namespace, results: Results
+    engine: Engine,
+    raw: psycopg.Connection[Any],
+    loaded: int,
+    args: argparse.Namespace,
+    results: Results,
+    point_id: str | None = None,
 ) -> None:
     """One tick handling up to FINAL_TICK_LIMIT (10,000) due reminders; wall time and outbox rows.
 
@@ -537,11 +545,14 @@ def final_tick(
     continued to a larger size), it ticks a week later (TICK_AT + 7 days: cohort 0's 7-day reminders and
     the next cohort's 14-day ones), with the limit, so it is again one tick with 10,000 reminders.
     """
-    point_id = f"final-{loaded * args.parties}:tick"
-    if point_id in results.taken or (loaded * args.parties <= 1_000_200 and "final:tick" in results.taken):
+    if point_id is None:
+        point_id = f"final-{loaded * args.parties}:tick"
+        if loaded * args.parties <= 1_000_200 and "final:tick" in results.taken:  # the first run's name
+            return
+    if point_id in results.taken:
         return
     tick_at, due = TICK_AT, 0
-    for candidate in (TICK_AT, TICK_AT + timedelta(days=7)):
+    for candidate in (TICK_AT + timedelta(days=7 * weeks) for weeks in range(3)):
         tick_at = candidate
         (due,) = raw.execute(
             "SELECT count(*) FROM deadline WHERE status = 'pending' AND due_at <= %s", (candidate,)
@@ -600,6 +611,13 @@ def run(args: argparse.Namespace) -> int:
         targets = sorted({min(args.recommendations, math.ceil(c / args.parties)) for c in args.points})
         say(f"{state.done} recommendations already loaded; points at {targets} recommendations")
         r = state.done
+        if args.measure_only:
+            # Measure the database as it is, under a new label (e.g. after a code change), no loading.
+            label = f"{args.measure_only}-{r * args.parties}"
+            measure_point(label, engine, raw, url, r, args, results, args.status_samples, args.final_rss)
+            final_tick(engine, raw, r, args, results, point_id=f"{label}:tick")
+            say("done")
+            return 0
         if state.partial is not None:
             load_one(engine, state.partial[0], args.parties, state.partial[1])
             r += 1
@@ -695,6 +713,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rss", default="tick,command,dashboard,status-all,matrix", help="child processes to measure")
     parser.add_argument("--final-rss", default=None, help="child processes at the end [default: --rss]")
     parser.add_argument("--child-memory-mb", type=int, default=8192, help="address-space cap of a child")
+    parser.add_argument(
+        "--measure-only", default=None, metavar="LABEL", help="no loading: measure as it is, under LABEL-<cases>"
+    )
     parser.add_argument("--smoke", action="store_true", help="3 recommendations x 5 parties, tiny samples")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--key", default=None, help=argparse.SUPPRESS)

@@ -65,6 +65,19 @@ def test_smoke_run_loads_measures_and_ticks(postgres_url: str, tmp_path: Path) -
     # the final point prepares the other late party of the same recommendation
     assert results["final-15:rss command"]["party"] != results["15:rss command"]["party"]
 
+    # --measure-only: nothing loaded, everything measured again under the label, the tick a week further on
+    assert (
+        main(
+            ["--smoke", "--postgres", postgres_url, "--out", str(tmp_path), "--measure-only", "again", "--rss", "tick"]
+        )
+        == 0
+    )
+    again = _results(tmp_path)
+    assert again["again-15:size"]["tables"]["party_decision"]["rows"] == 15
+    assert again["again-15:status"]["samples"] == 10
+    assert again["again-15:rss tick"]["ok"]
+    assert again["again-15:tick"]["tick_at"] > tick["tick_at"]
+
 
 def test_a_stopped_load_is_continued(postgres_url: str, tmp_path: Path) -> None:
     """A recommendation cut between its commands is finished by the next run, and nothing is loaded twice."""

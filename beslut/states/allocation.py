@@ -57,11 +57,13 @@ class CostSpec:
     pools: tuple[PoolSpec, ...]
 
 
-def _as_fraction(weight: int | Fraction, key: str) -> Fraction:
-    """Return ``weight`` as a Fraction, refusing floats, Decimals and bools (which would be a bug)."""
+def _as_ratio(weight: int | Fraction, key: str) -> tuple[int, int]:
+    """Return ``weight`` as (numerator, denominator), refusing floats, Decimals and bools (which would be a bug)."""
+    if type(weight) is int:  # the common case (populations, equal splits) first: no Fraction made
+        return weight, 1
     if isinstance(weight, bool) or not isinstance(weight, int | Fraction):
         raise TypeError(f"weight of {key!r} must be an int or a Fraction, got {type(weight).__name__}")
-    return Fraction(weight)
+    return int(weight.numerator), int(weight.denominator)
 
 
 def largest_remainder(total_units: int, weights: Mapping[str, int | Fraction]) -> dict[str, int]:
@@ -81,20 +83,19 @@ def largest_remainder(total_units: int, weights: Mapping[str, int | Fraction]) -
         raise ValueError(f"total_units must not be negative, got {total_units}")
     if not weights:
         raise ValueError("cannot allocate among no one: weights is empty")
-    exact = {key: _as_fraction(weight, key) for key, weight in weights.items()}
-    negative = sorted(key for key, weight in exact.items() if weight < 0)
+    exact = {key: _as_ratio(weight, key) for key, weight in weights.items()}
+    negative = sorted(key for key, (numerator, _) in exact.items() if numerator < 0)
     if negative:
         raise ValueError(f"weights must not be negative: {', '.join(negative)}")
-    weight_sum = sum(exact.values(), Fraction(0))
-    if weight_sum == 0:
+    if not any(numerator for numerator, _ in exact.values()):
         raise ValueError("cannot allocate: all weights are 0")
 
     # In integers: scale every weight by the common denominator, so each quota total * w / W has the
     # same denominator W. Its floor and its remainder's numerator are then one divmod, and remainders
     # compare as integers. Exactly the Fraction arithmetic, without a Fraction per key (a 300-party
     # status read allocated 600 Fractions: bench/bench_scale.py).
-    scale = math.lcm(*(weight.denominator for weight in exact.values()))
-    scaled = {key: weight.numerator * (scale // weight.denominator) for key, weight in exact.items()}
+    scale = math.lcm(*(denominator for _, denominator in exact.values()))
+    scaled = {key: numerator * (scale // denominator) for key, (numerator, denominator) in exact.items()}
     scaled_sum = sum(scaled.values())
     floors: dict[str, int] = {}
     remainders: dict[str, int] = {}
@@ -147,6 +148,11 @@ def _split_pool(pool: PoolSpec, units: int, parties: tuple[str, ...], population
     return largest_remainder(units, weights)
 
 
+_EXACT_UNITS = 10**27
+_EXACT_CONTEXT = decimal.Context(prec=28)
+"""Below _EXACT_UNITS, ``Decimal(units).scaleb(exponent)`` is exact in a 28-digit context (whatever the caller's)."""
+
+
 def _to_amount(units: int, unit: Decimal) -> Decimal:
     """Return ``units`` of ``unit`` as an exact Decimal with the unit's number of decimals."""
     sign, digits, exponent = unit.as_tuple()
@@ -154,7 +160,11 @@ def _to_amount(units: int, unit: Decimal) -> Decimal:
     if digits == (1,) and not sign and units >= 0:
         # The usual unit, a power of ten (1 SEK, 0.01 SEK): the amount is the units' digits at the
         # unit's exponent, built directly (exact, no context) instead of a multiply and quantize.
-        return Decimal((0, tuple(int(d) for d in str(units)), exponent))
+        return (
+            Decimal(units).scaleb(exponent, _EXACT_CONTEXT)
+            if units < _EXACT_UNITS
+            else Decimal((0, tuple(map(int, str(units))), exponent))
+        )
     with decimal.localcontext() as context:
         context.prec = max(28, len(str(units)) + abs(exponent) + len(digits) + 2)
         return (Decimal(units) * unit).quantize(unit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
@@ -49,6 +50,7 @@ from beslut.states.spec import RecommendationSpec, spec_to_data
 from beslut.states.spec_cache import parse_spec_json
 
 _PARTY_FIELDS = [f.name for f in fields(PartyDecision) if f.name != "key"]
+_party_field_values = operator.attrgetter(*_PARTY_FIELDS)  # one C call per party row, not a getattr per field
 _AUDIT_BATCH = 2000
 # Columns of `recommendation` a command may change; the rest are fixed when it is proposed.
 _MUTABLE_CASE_COLUMNS = (
@@ -462,9 +464,9 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             )
         before = self._loaded.get(case.key)
         changed = [
-            {**{name: getattr(party, name) for name in _PARTY_FIELDS}, "b_key": case.key, "b_party": party.key}
+            dict(zip(_PARTY_FIELDS, _party_field_values(party), strict=True), b_key=case.key, b_party=party.key)
             for index, party in enumerate(case.parties)
-            if before is None or before.parties[index] != party
+            if before is None or (before.parties[index] is not party and before.parties[index] != party)
         ]
         if changed:
             self._store.executemany(self.connection, _UPDATE_PARTY, changed)
@@ -996,7 +998,7 @@ def _outbox_record(row: Any) -> OutboxRecord:
 
 
 # (statement id, dialect, column keys) -> (SQL text, bind names in order, their bind processors, positional?)
-_DRIVER_PLANS: dict[tuple[int, str, tuple[str, ...]], tuple[str, list[str], list[Any], bool]] = {}
+_DRIVER_PLANS: dict[tuple[int, str, tuple[str, ...]], tuple[str, list[str], list[Any], list[bool], bool]] = {}
 
 
 def driver_executemany(connection: Connection, statement: UpdateBase, rows: list[dict[str, Any]]) -> None:
@@ -1022,11 +1024,17 @@ def driver_executemany(connection: Connection, statement: UpdateBase, rows: list
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
         names = list(compiled.positiontup or ()) if compiled.positional else list(by_name)
         processors = [by_name[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
-        plan = (compiled.string, names, processors, bool(compiled.positional))
+        # A processor that writes None as NULL need not be called for None: most of a party row's dates
+        # are None (12 date columns, ~120,000 processor calls in a 10,000-decision batch). Checked per
+        # type, not assumed: a type writing None otherwise (JSON's "null") is always called.
+        skips_none = [p is None or p(None) is None for p in processors]
+        plan = (compiled.string, names, processors, skips_none, bool(compiled.positional))
         _DRIVER_PLANS[plan_key] = plan
-    sql, names, processors, positional = plan
-    steps = list(zip(names, processors, strict=True))
-    converted = [[row[n] if p is None else p(row[n]) for n, p in steps] for row in rows]
+    sql, names, processors, skips_none, positional = plan
+    steps = list(zip(names, processors, skips_none, strict=True))
+    converted = [
+        [row[n] if p is None or (skip and row[n] is None) else p(row[n]) for n, p, skip in steps] for row in rows
+    ]
     if positional:
         connection.exec_driver_sql(sql, [tuple(values) for values in converted])
     else:

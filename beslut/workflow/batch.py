@@ -69,13 +69,18 @@ def describe(index: int, step: PartyStep) -> str:
     return f"{where} ({step.action} {step.key!r} party {step.party!r})"
 
 
+def name_item(error: BeslutError, index: int, step: PartyStep) -> None:
+    """Put the item in front of a refusal's or conflict's message; its class (so its exit code) is kept."""
+    error.args = (f"{describe(index, step)}: {error}",)
+
+
 @contextmanager
 def naming_item(index: int, step: PartyStep) -> Iterator[None]:
     """Re-raise a refusal or conflict with the item in front of its message, keeping its class (exit code)."""
     try:
         yield
     except BeslutError as error:
-        error.args = (f"{describe(index, step)}: {error}",)
+        name_item(error, index, step)
         raise
 
 
@@ -128,4 +133,4 @@ def step_events(step: PartyStep, case: Case, today: date, calendar: BusinessCale
     return domain.report_party(case, party, on=on, today=today)
 
 
-__all__ = ["ACTIONS", "BatchResult", "PartyStep", "check_steps", "describe", "naming_item", "step_events"]
+__all__ = ["ACTIONS", "BatchResult", "PartyStep", "check_steps", "describe", "name_item", "naming_item", "step_events"]

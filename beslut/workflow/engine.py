@@ -22,7 +22,7 @@ from typing import Any
 
 from beslut import failpoints
 from beslut.clock import STOCKHOLM, Clock, SystemClock, later, today
-from beslut.errors import ConcurrencyConflict, Duplicate, InvalidInput, NotFound
+from beslut.errors import BeslutError, ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.persistence import Store, UnitOfWork, open_store
 from beslut.scheduler.deadlines import REMINDER_KINDS, DeadlineRow, deadline_changes, deadlines_for
 from beslut.scheduler.digest import digest_entries
@@ -33,7 +33,8 @@ from beslut.states.audit_chain import AuditRecord, ChainReport, verify_chain
 from beslut.states.calendar import BusinessCalendar, local_date
 from beslut.states.case import Case, Event
 from beslut.states.spec import RecommendationSpec, parse_spec_text
-from beslut.workflow.batch import BatchResult, PartyStep, check_steps, naming_item, step_events
+from beslut.workflow.batch import BatchResult, PartyStep, check_steps, name_item, naming_item, step_events
+from beslut.workflow.gc_pause import collector_paused
 
 TICK_BATCH = 100
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -217,6 +218,10 @@ class Engine:
         A refusal names the item (index, action, key, party), keeps its class (exit
         code) and writes nothing. The same (action, key, party) twice is refused.
         """
+        with collector_paused():  # the whole batch allocates, nothing of it is garbage (beslut.workflow.gc_pause)
+            return self._batch(steps)
+
+    def _batch(self, steps: Sequence[PartyStep]) -> BatchResult:
         check_steps(steps)
         if not steps:
             return BatchResult(cases=(), records=())
@@ -230,9 +235,10 @@ class Engine:
                     before[key] = self._load(uow, key)
             current = dict(before)
             events: list[Event] = []
-            for index, step in enumerate(steps):
-                case = current[step.key]
-                with naming_item(index, step):
+            index = 0
+            try:  # one handler for the whole loop, not a context manager per step (~7 % of a batch)
+                for index, step in enumerate(steps):  # noqa: B007 - the handler below names steps[index]
+                    case = current[step.key]
                     if step.expected_version is not None and step.expected_version != case.version:
                         raise ConcurrencyConflict(
                             f"recommendation {step.key!r} is at version {case.version}, "
@@ -242,7 +248,10 @@ class Engine:
                         stamped = self._stamp(event)
                         case = domain.apply(case, stamped, self.calendar)
                         events.append(stamped)
-                current[step.key] = case
+                    current[step.key] = case
+            except BeslutError as error:
+                name_item(error, index, steps[index])
+                raise
             for key, old in before.items():
                 uow.save_case(current[key], expected_version=old.version, now=now)
             failpoints.hit("engine.after_save_case")
@@ -319,8 +328,12 @@ class Engine:
 
     def add_contact(self, contact: Contact) -> None:
         """Add or replace a contact (a person who receives a party's reminders)."""
-        for label, value in (("contact id", contact.id), ("party key", contact.party), ("--name", contact.name),
-                             ("--email", contact.email)):
+        for label, value in (
+            ("contact id", contact.id),
+            ("party key", contact.party),
+            ("--name", contact.name),
+            ("--email", contact.email),
+        ):
             if value is not None and _CONTROL_CHARACTER.search(value):
                 raise InvalidInput(f"{label} contains a control character")
         if not contact.id.strip() or len(contact.id) > 64:

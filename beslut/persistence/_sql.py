@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import date, datetime
@@ -62,18 +62,29 @@ _MUTABLE_CASE_COLUMNS = (
 # the per-command overhead of building them anew (measured with bench/bench_commands.py).
 _R, _P, _A, _D = t.RECOMMENDATION, t.PARTY_DECISION, t.AUDIT_EVENT, t.DEADLINE
 _SELECT_CASE = select(_R).where(_R.c.key == bindparam("key"))
-_SELECT_PARTIES = select(_P).where(_P.c.recommendation_key == bindparam("key")).order_by(_P.c.position)
+# A party row's columns in PartyDecision's field order, read as plain tuples: building 300 PartyDecisions
+# from mappings (a dict per row) was a visible share of a status read and of loading a batch's cases.
+_PARTY_NAMES = ("key", *_PARTY_FIELDS)
+_PARTY_COLUMNS = (_P.c.party_key, *(_P.c[name] for name in _PARTY_FIELDS))
+_SELECT_PARTIES = select(*_PARTY_COLUMNS).where(_P.c.recommendation_key == bindparam("key")).order_by(_P.c.position)
 _LOCK_CASE = select(_R.c.key).where(_R.c.key == bindparam("key")).with_for_update()
 _UPDATE_CASE = (
     update(_R)
     .where(and_(_R.c.key == bindparam("b_key"), _R.c.version == bindparam("b_expected")))
     .values({name: bindparam(name) for name in _MUTABLE_CASE_COLUMNS})
 )
-_UPDATE_PARTY = (
-    update(_P)
-    .where(and_(_P.c.recommendation_key == bindparam("b_key"), _P.c.party_key == bindparam("b_party")))
-    .values({name: bindparam(name) for name in _PARTY_FIELDS})
-)
+
+
+@functools.lru_cache(maxsize=64)  # a handful of column sets: one per kind of party step
+def _update_party(columns: tuple[str, ...]) -> UpdateBase:
+    """UPDATE of one party row's *columns* (built once per column set, so its compiled form is reused)."""
+    return (
+        update(_P)
+        .where(and_(_P.c.recommendation_key == bindparam("b_key"), _P.c.party_key == bindparam("b_party")))
+        .values({name: bindparam(name) for name in columns})
+    )
+
+
 _AUDIT_HEAD = select(_A.c.seq, _A.c.hash).order_by(_A.c.seq.desc()).limit(1)
 _STREAM_HEAD = select(func.coalesce(func.max(_A.c.stream_seq), 0)).where(_A.c.stream == bindparam("stream"))
 _INSERT_AUDIT = insert(_A)
@@ -230,7 +241,7 @@ class SqlReader(Reader):
         row = self.connection.execute(_SELECT_CASE, {"key": key}).mappings().first()
         if row is None:
             return None
-        return self._case(row, self.connection.execute(_SELECT_PARTIES, {"key": key}).mappings().all())
+        return self._case(row, self.connection.execute(_SELECT_PARTIES, {"key": key}).all())
 
     def list_cases(self) -> list[Case]:
         """Every recommendation, by proposal date then key."""
@@ -382,25 +393,20 @@ class SqlReader(Reader):
         return {*parties, *coordinators}
 
     def _party_rows(self, keys: list[str] | None) -> dict[str, list[Any]]:
-        query = select(t.PARTY_DECISION)
+        """The party rows (PartyDecision field order) of the recommendations *keys* (None: all), by recommendation."""
+        query = select(_P.c.recommendation_key, *_PARTY_COLUMNS)
         if keys is not None:
-            query = query.where(t.PARTY_DECISION.c.recommendation_key.in_(keys))
-        rows = (
-            self.connection.execute(query.order_by(t.PARTY_DECISION.c.recommendation_key, t.PARTY_DECISION.c.position))
-            .mappings()
-            .all()
-        )
+            query = query.where(_P.c.recommendation_key.in_(keys))
+        rows = self.connection.execute(query.order_by(_P.c.recommendation_key, _P.c.position)).all()
         grouped: dict[str, list[Any]] = {}
         for row in rows:
-            grouped.setdefault(row["recommendation_key"], []).append(row)
+            grouped.setdefault(row[0], []).append(row[1:])
         return grouped
 
     @staticmethod
     def _case(row: Any, party_rows: Sequence[Any]) -> Case:
         spec = _spec_from_text(row["spec"])
-        parties = tuple(
-            PartyDecision(key=p["party_key"], **{name: p[name] for name in _PARTY_FIELDS}) for p in party_rows
-        )
+        parties = tuple(PartyDecision(**dict(zip(_PARTY_NAMES, p, strict=True))) for p in party_rows)
         participants = row["participants"]
         return Case(
             spec=spec,
@@ -463,13 +469,28 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
                 f"recommendation {case.key!r} changed since version {expected_version}: reload and try again"
             )
         before = self._loaded.get(case.key)
-        changed = [
-            dict(zip(_PARTY_FIELDS, _party_field_values(party), strict=True), b_key=case.key, b_party=party.key)
-            for index, party in enumerate(case.parties)
-            if before is None or (before.parties[index] is not party and before.parties[index] != party)
-        ]
-        if changed:
-            self._store.executemany(self.connection, _UPDATE_PARTY, changed)
+        # Each changed party row gets an UPDATE of only the columns that changed (a decision sets ~5 of
+        # 30), grouped by that column set so each group is one executemany.
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for index, party in enumerate(case.parties):
+            new = _party_field_values(party)
+            if before is None:
+                columns = tuple(_PARTY_FIELDS)
+                values = new
+            else:
+                old_party = before.parties[index]
+                if old_party is party:
+                    continue
+                old = _party_field_values(old_party)
+                if old == new:
+                    continue
+                changed = [(name, b) for name, a, b in zip(_PARTY_FIELDS, old, new, strict=True) if a != b]
+                columns = tuple(name for name, _ in changed)
+                values = tuple(value for _, value in changed)
+            row = dict(zip(columns, values, strict=True), b_key=case.key, b_party=party.key)
+            by_columns.setdefault(columns, []).append(row)
+        for columns, rows in by_columns.items():
+            self._store.executemany(self.connection, _update_party(columns), rows)
         self._loaded[case.key] = case
 
     def append_events(self, events: Sequence[Event], *, recorded_at: datetime) -> list[AuditRecord]:
@@ -998,7 +1019,34 @@ def _outbox_record(row: Any) -> OutboxRecord:
 
 
 # (statement id, dialect, column keys) -> (SQL text, bind names in order, their bind processors, positional?)
-_DRIVER_PLANS: dict[tuple[int, str, tuple[str, ...]], tuple[str, list[str], list[Any], list[bool], bool]] = {}
+_DRIVER_PLANS: dict[
+    tuple[int, str, tuple[str, ...]], tuple[str, list[str], list[Any], list[bool], list[bool], bool]
+] = {}
+
+
+def _python_type(column_type: Any) -> type | None:
+    """The Python type a column type holds, or None when the type does not say."""
+    try:
+        python_type: type = column_type.python_type
+    except NotImplementedError:
+        return None
+    return python_type
+
+
+def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """*processor* with a memory of the values it converted (for one executemany: bounded by its rows)."""
+    memory: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return memory[value]
+        except KeyError:
+            memory[value] = converted = processor(value)
+            return converted
+        except TypeError:  # unhashable: convert it every time
+            return processor(value)
+
+    return convert
 
 
 def driver_executemany(connection: Connection, statement: UpdateBase, rows: list[dict[str, Any]]) -> None:
@@ -1028,10 +1076,20 @@ def driver_executemany(connection: Connection, statement: UpdateBase, rows: list
         # are None (12 date columns, ~120,000 processor calls in a 10,000-decision batch). Checked per
         # type, not assumed: a type writing None otherwise (JSON's "null") is always called.
         skips_none = [p is None or p(None) is None for p in processors]
-        plan = (compiled.string, names, processors, skips_none, bool(compiled.positional))
+        # A date or instant column's processor may remember its answers for one call: a batch's rows
+        # repeat a few dates and one recorded_at instant thousands of times, and equal dates (or equal
+        # aware instants, stored in UTC) give equal text. Not for numbers (0.0 == -0.0, Decimal scales).
+        remembers = [
+            p is not None and _python_type(by_name[n].type) in (date, datetime)
+            for n, p in zip(names, processors, strict=True)
+        ]
+        plan = (compiled.string, names, processors, skips_none, remembers, bool(compiled.positional))
         _DRIVER_PLANS[plan_key] = plan
-    sql, names, processors, skips_none, positional = plan
-    steps = list(zip(names, processors, skips_none, strict=True))
+    sql, names, processors, skips_none, remembers, positional = plan
+    steps = [
+        (n, _remembering(p) if remember and p is not None else p, skip)
+        for n, p, skip, remember in zip(names, processors, skips_none, remembers, strict=True)
+    ]
     converted = [
         [row[n] if p is None or (skip and row[n] is None) else p(row[n]) for n, p, skip in steps] for row in rows
     ]

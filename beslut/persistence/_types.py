@@ -26,6 +26,11 @@ class AwareDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[datetime]:
+        """What a value is in Python: an aware :class:`~datetime.datetime` (the driver plans read it)."""
+        return datetime
+
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         """Pick the storage type per dialect."""
         if dialect.name == "sqlite":

@@ -104,6 +104,7 @@ class Replayer:
         # goes on: memory stays flat in the number of recommendations (docs/performance.md).
         self.loader = loader
         self.keep = keep
+        self._bounded = loader is not None  # drop cases past *keep* (a subclass that keeps them sets it too)
         self._dropped: dict[str, int] = {}
         self._seq = 0
 
@@ -123,15 +124,30 @@ class Replayer:
             ValueError: the stream's rows read again do not give the version it had (the snapshot changed).
         """
         case = self.cases.get(key)
-        if case is not None or key not in self._dropped or self.loader is None:
+        if case is not None or key not in self._dropped:
             return case
+        case = self._restore(key, before_seq)
+        self.cases[key] = case
+        return case
+
+    def _restore(self, key: str, before_seq: int) -> Case:
+        """The dropped case of stream *key*, folded again from its earlier rows (a subclass may keep it instead).
+
+        Raises:
+            ValueError: the stream's rows read again do not give the version it had (the snapshot changed).
+        """
+        case: Case | None = None
+        assert self.loader is not None  # only dropped with a loader
         for record in self.loader(key, before_seq):
             case = domain.apply(case, event_from_record(record), self.calendar)
         version = self._dropped.pop(key)
         if case is None or case.version != version:
             raise ValueError(f"stream {key!r} read again is not at version {version}")
-        self.cases[key] = case
         return case
+
+    def _drop(self, key: str, case: Case) -> None:
+        """Let the least recently changed case go, keeping only its version (a subclass may keep more)."""
+        self._dropped[key] = case.version
 
     def feed(self, record: AuditRecord, payload: Any = _UNPARSED) -> str | None:
         """Apply *record*; return what is wrong with it (None when it is a legal next event of its stream).
@@ -161,9 +177,9 @@ class Replayer:
         cases = self.cases
         cases.pop(event.stream, None)  # re-inserted last: the dict's order is the order of use
         cases[event.stream] = after
-        if self.loader is not None and len(cases) > self.keep:
+        if self._bounded and len(cases) > self.keep:
             oldest = next(iter(cases))
-            self._dropped[oldest] = cases.pop(oldest).version
+            self._drop(oldest, cases.pop(oldest))
         self.events += 1
         return None
 

@@ -102,6 +102,8 @@ def replay_streams(
     Raises:
         AuditVerificationFailed: the log is broken (names the first bad seq); nothing is returned.
     """
+    if as_of_recorded is None and as_of_valid is None:
+        return _single_pass(reader, check=check)
     first_days, limit, failure = _chain_pass(reader)
     out = Streamed(statuses=Spool(), differences=[] if check else None)
     calendar = BusinessCalendar()  # one for all streams: it caches the holidays of each year it is asked about
@@ -124,6 +126,109 @@ def replay_streams(
         raise AuditVerificationFailed(f"audit log broken at seq {failure[0]}: {failure[1]}")
     out.held_back.sort(key=lambda h: h.seq)
     return out
+
+
+SPILL_KEEP = 512
+"""Cases the one-pass replay keeps in memory; the rest wait pickled on a temporary file."""
+
+
+class _SpillingReplayer(Replayer):
+    """A :class:`Replayer` that keeps at most *keep* cases in memory and the rest pickled on a temporary file.
+
+    A dropped case is read back from the file when its stream goes on, and at the end for the output, so
+    the log is read once (the base class folds a dropped case again from its stream's rows instead).
+    """
+
+    def __init__(self, calendar: BusinessCalendar, *, keep: int = 512) -> None:
+        super().__init__(calendar, keep=keep)
+        self._bounded = True
+        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        weakref.finalize(self, self._file.close)
+
+    def _drop(self, key: str, case: Case) -> None:
+        self._file.seek(0, 2)
+        self._dropped[key] = self._file.tell()  # where its pickle starts (the base class keeps a version here)
+        pickle.dump(case, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _restore(self, key: str, before_seq: int) -> Case:
+        return self._read(self._dropped.pop(key))
+
+    def _read(self, offset: int) -> Case:
+        self._file.seek(offset)
+        case: Case = pickle.load(self._file)  # noqa: S301 - a temporary file only this process wrote
+        return case
+
+    def final(self, key: str) -> Case | None:
+        """Stream *key*'s case after the whole log (from memory or the file), None if it has none."""
+        case = self.cases.get(key)
+        if case is None and key in self._dropped:
+            case = self._read(self._dropped[key])
+        return case
+
+    def close(self) -> None:
+        """Remove the file."""
+        self._file.close()
+
+
+def _single_pass(reader: Reader, *, check: bool) -> Streamed:
+    """The whole log in seq order, read once: chain, transitions and cases together (no as-of time).
+
+    Each row is decoded and its payload parsed once (the chain check hands the parsed payload to the
+    replayer), and there is no query per stream: what the two passes cost twice (docs/performance.md).
+    The first failing seq, chain or transition, is the one reported, as with the two passes.
+    """
+    replayer = _SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
+    out = Streamed(statuses=Spool(), differences=[] if check else None)
+    try:
+        first_days, failure = _fold_log(reader, replayer)
+        if failure is None:
+            _emit(reader, replayer, first_days, out)
+    except BaseException:
+        out.statuses.close()
+        raise
+    finally:
+        replayer.close()
+    if failure is not None:
+        out.statuses.close()
+        raise AuditVerificationFailed(f"audit log broken at seq {failure[0]}: {failure[1]}")
+    return out
+
+
+def _fold_log(reader: Reader, replayer: _SpillingReplayer) -> tuple[dict[str, date], tuple[int, str] | None]:
+    """Check and fold every row in seq order; each stream's first day, and the first failure if any."""
+    chain = ChainChecker()
+    first_days: dict[str, date] = {}
+    for row in read_log(reader):
+        if row.problem is not None:
+            return first_days, (chain.expected_seq, row.problem)
+        record = row.record
+        problem, payload = chain.check(record)
+        if problem is not None:
+            return first_days, (chain.expected_seq, problem)
+        problem = replayer.feed(record, payload)
+        if problem is not None:
+            return first_days, (record.seq, problem)
+        chain.accept(record)
+        if record.stream not in first_days:
+            first_days[record.stream] = _day(record.valid_on)
+    return first_days, None
+
+
+def _emit(reader: Reader, replayer: _SpillingReplayer, first_days: dict[str, date], out: Streamed) -> None:
+    """Spool the cases in `status` order (day proposed, key); with --check, compare each with its live row."""
+    for key in sorted(first_days, key=lambda k: (first_days[k], k)):
+        case = replayer.final(key)
+        if case is not None:
+            out.statuses.add(case)
+        if out.differences is not None:
+            live = reader.load_case(key)
+            replayed = {key: case} if case is not None else {}
+            out.differences.extend(diff_cases([live] if live is not None else [], replayed))
+    out.events = out.log_events = replayer.events
+    if out.differences is not None:
+        live_keys = {c.key for c in reader.list_cases()}
+        out.differences.extend(Difference(k, None, "exists", True, False) for k in live_keys - set(first_days))
+        out.differences.sort(key=lambda d: d.key)  # stable: each key's differences stay in their order
 
 
 def _chain_pass(reader: Reader) -> tuple[dict[str, date], int, tuple[int, str] | None]:

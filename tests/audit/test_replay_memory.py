@@ -19,6 +19,7 @@ from beslut.audit.verify import Report, Verifier
 from beslut.errors import AuditVerificationFailed
 from beslut.persistence import open_store
 from beslut.states.audit_chain import AuditRecord
+from beslut.states.calendar import BusinessCalendar
 from tests.audit.attacker import Attacker
 from tests.audit.conftest import build
 
@@ -52,7 +53,7 @@ def verify_keeping(url: str, keep: int | None) -> tuple[Report, int, int]:
 
 @pytest.fixture
 def interleaved(store_url: str) -> str:
-    """About 1,200 events of 20 recommendations, five at a time interleaved event by event."""
+    """At least 1,200 events (25 recommendations), five at a time interleaved event by event."""
     return build(store_url, 1200, group=5)
 
 
@@ -124,5 +125,87 @@ def test_replay_stream_by_stream_names_the_first_bad_seq_of_the_log(interleaved:
             service.replay_store(store)
         report = service.verify_store(store)
         assert (report.first_bad_seq, report.failed_check) == (early.seq, "transition")
+    finally:
+        store.close()
+
+
+def _replay_document(url: str, **options: Any) -> dict[str, Any]:
+    store = open_store(url, read_only=True)
+    try:
+        result = service.replay_store(store, **options)
+        try:
+            return result.as_dict()
+        finally:
+            result.close()
+    finally:
+        store.close()
+
+
+def test_one_pass_replay_keeping_one_case_equals_the_stream_by_stream_replay(
+    interleaved: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-pass replay (no as-of time) spills all cases but one to its file and reads them back; the
+    document, --check included, is the same as the stream-by-stream passes' (which the as-of replays use)."""
+    from beslut.audit import streams  # noqa: PLC0415
+
+    one_pass = _replay_document(interleaved, check=True)
+    monkeypatch.setattr(streams, "SPILL_KEEP", 1)
+    spilled = _replay_document(interleaved, check=True)
+    store = open_store(interleaved, read_only=True)
+    try:
+        with store.reader() as reader:
+            first_days, limit, failure = streams._chain_pass(reader)
+            assert failure is None
+            two = streams.Streamed(statuses=streams.Spool(), differences=[])
+            for key in sorted(first_days, key=lambda k: (first_days[k], k)):
+                assert (
+                    streams._stream_pass(
+                        reader, key, two, calendar=BusinessCalendar(), limit=limit, instant=None, day=None
+                    )
+                    is None
+                )
+            two_pass = {
+                "recommendations": list(two.statuses),
+                "events": two.events,
+                "log_events": two.log_events,
+                "differences": two.differences,
+            }
+            two.statuses.close()
+    finally:
+        store.close()
+    assert one_pass == spilled
+    assert len(spilled["recommendations"]) == 25  # build() writes whole groups of five past 1,200 events
+    assert spilled["recommendations"] == two_pass["recommendations"]
+    assert spilled["events"] == spilled["log_events"] == two_pass["events"] == two_pass["log_events"]
+    assert spilled["check"] == {"ok": True, "differences": []}
+    assert two_pass["differences"] == []
+
+
+def test_one_pass_replay_keeping_one_case_names_the_same_first_bad_seq(
+    interleaved: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream broken after it was spilled and read back: the same refusal as verify's."""
+    from beslut.audit import streams  # noqa: PLC0415
+
+    monkeypatch.setattr(streams, "SPILL_KEEP", 1)
+    store = open_store(interleaved, read_only=True)
+    try:
+        with store.reader() as reader:
+            records = [row.record for row in read_log(reader)]
+    finally:
+        store.close()
+    target = next(r for r in records[600:] if r.kind == "party.announced")
+    attacker = Attacker(interleaved)
+    try:
+        attacker.drop_triggers()
+        attacker.set(target.seq, "kind", "party.decided")
+        attacker.rehash_from(target.seq)
+    finally:
+        attacker.close()
+    store = open_store(interleaved, read_only=True)
+    try:
+        with pytest.raises(AuditVerificationFailed, match=rf"^audit log broken at seq {target.seq}: party.decided"):
+            service.replay_store(store)
+        assert service.verify_store(store).first_bad_seq == target.seq
     finally:
         store.close()

@@ -1,4 +1,14 @@
-"""`audit replay` in flat memory: the chain in one pass, then the recommendations one stream at a time.
+"""`audit replay` in flat memory.
+
+**Without an as-of time** (the common case, and what the benchmark times): ONE pass in seq order
+(:func:`_single_pass`): each row is read and decoded once, the chain check hands its parsed payload
+to the replayer, at most :data:`SPILL_KEEP` cases stay in memory and the others wait pickled on a
+temporary file (read back when their stream goes on, and at the end for the output, in ``status``
+order). That halves the reads and parses of the two passes below and drops their query per stream.
+
+**With an as-of time**, two passes: the chain in one pass, then the recommendations one stream at a
+time, as follows (an as-of replay holds per-stream state that the one pass would have to keep for
+every stream at once).
 
 Why two passes: a replay in seq order must keep every recommendation's case until
 the log ends (any of them may get another event), about 15 KB each, so memory grew

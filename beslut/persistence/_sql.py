@@ -66,6 +66,22 @@ _SELECT_CASE = select(_R).where(_R.c.key == bindparam("key"))
 # from mappings (a dict per row) was a visible share of a status read and of loading a batch's cases.
 _PARTY_NAMES = ("key", *_PARTY_FIELDS)
 _PARTY_COLUMNS = (_P.c.party_key, *(_P.c[name] for name in _PARTY_FIELDS))
+_new_object = object.__new__
+
+
+def _party_decision(row: Sequence[Any]) -> PartyDecision:
+    """``PartyDecision(**columns)`` for a stored row, without the frozen dataclass's ``__init__``.
+
+    Why: that ``__init__`` sets each of the 24 fields through ``object.__setattr__``; loading a 300-party
+    case built 300 of them, most of a reminder's CPU in a national-scale tick (docs/performance.md).
+    Valid because PartyDecision has no ``__post_init__`` and no slots and every field is a column
+    (tests/persistence/test_party_rows.py keeps that true).
+    """
+    party: PartyDecision = _new_object(PartyDecision)
+    party.__dict__.update(zip(_PARTY_NAMES, row, strict=True))
+    return party
+
+
 _SELECT_PARTIES = select(*_PARTY_COLUMNS).where(_P.c.recommendation_key == bindparam("key")).order_by(_P.c.position)
 _LOCK_CASE = select(_R.c.key).where(_R.c.key == bindparam("key")).with_for_update()
 _UPDATE_CASE = (
@@ -406,7 +422,7 @@ class SqlReader(Reader):
     @staticmethod
     def _case(row: Any, party_rows: Sequence[Any]) -> Case:
         spec = _spec_from_text(row["spec"])
-        parties = tuple(PartyDecision(**dict(zip(_PARTY_NAMES, p, strict=True))) for p in party_rows)
+        parties = tuple(map(_party_decision, party_rows))
         participants = row["participants"]
         return Case(
             spec=spec,

@@ -245,3 +245,19 @@ class TestReplay:
         ]
         with pytest.raises(TransitionNotAllowed):
             domain.replay(events, CAL)
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_text_refuses_exactly_the_control_characters(multiline: bool) -> None:
+    """C0 controls and DEL are refused (tab and newline allowed in multi-line text); nothing else is."""
+    from beslut.states.case import _text  # noqa: PLC0415 - the private check itself
+
+    allowed_controls = {"\t", "\n"} if multiline else set()
+    for code in [*range(0x300), 0x85, 0x9F, 0x2028, 0x2029, 0xFEFF, 0x1F600]:
+        character = chr(code)
+        refused = (code < 32 and character not in allowed_controls) or code == 127
+        if refused:
+            with pytest.raises(InvalidInput, match="control characters"):
+                _text("body", f"a{character}b", 100, multiline=multiline)
+        else:
+            assert _text("body", f"a{character}b", 100, multiline=multiline) == f"a{character}b"

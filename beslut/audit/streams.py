@@ -168,6 +168,10 @@ class _SpillingReplayer(Replayer):
         case: Case = pickle.load(self._file)  # noqa: S301 - a temporary file only this process wrote
         return case
 
+    def final_known(self, key: str) -> bool:
+        """True when stream *key* has a case (in memory or on the file)."""
+        return key in self.cases or key in self._dropped
+
     def final(self, key: str) -> Case | None:
         """Stream *key*'s case after the whole log (from memory or the file), None if it has none."""
         case = self.cases.get(key)
@@ -185,22 +189,28 @@ def _single_pass(reader: Reader, *, check: bool) -> Streamed:
 
     Each row is decoded and its payload parsed once (the chain check hands the parsed payload to the
     replayer), and there is no query per stream: what the two passes cost twice (docs/performance.md).
-    The first failing seq, chain or transition, is the one reported, as with the two passes.
+    The first failing seq, chain or transition, is the one reported, as with the two passes. The status
+    documents are read from the replayer itself (memory or its spill file) when printed, so a spilled
+    case is pickled once, not copied into a second spool.
     """
     replayer = _SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
-    out = Streamed(statuses=Spool(), differences=[] if check else None)
     try:
         first_days, failure = _fold_log(reader, replayer)
-        if failure is None:
-            _emit(reader, replayer, first_days, out)
     except BaseException:
-        out.statuses.close()
-        raise
-    finally:
         replayer.close()
+        raise
     if failure is not None:
-        out.statuses.close()
+        replayer.close()
         raise AuditVerificationFailed(f"audit log broken at seq {failure[0]}: {failure[1]}")
+    try:
+        order = sorted(first_days, key=lambda k: (first_days[k], k))
+        out = Streamed(statuses=_ReplayedStatuses(replayer, order), differences=[] if check else None)
+        out.events = out.log_events = replayer.events
+        if out.differences is not None:
+            _compare(reader, replayer, order, out.differences)
+    except BaseException:
+        replayer.close()
+        raise
     return out
 
 
@@ -224,21 +234,43 @@ def _fold_log(reader: Reader, replayer: _SpillingReplayer) -> tuple[dict[str, da
     return first_days, None
 
 
-def _emit(reader: Reader, replayer: _SpillingReplayer, first_days: dict[str, date], out: Streamed) -> None:
-    """Spool the cases in `status` order (day proposed, key); with --check, compare each with its live row."""
-    for key in sorted(first_days, key=lambda k: (first_days[k], k)):
+def _compare(reader: Reader, replayer: _SpillingReplayer, order: list[str], differences: list[Difference]) -> None:
+    """--check: each replayed case against its live row, then any live recommendation the log lacks."""
+    for key in order:
         case = replayer.final(key)
-        if case is not None:
-            out.statuses.add(case)
-        if out.differences is not None:
-            live = reader.load_case(key)
-            replayed = {key: case} if case is not None else {}
-            out.differences.extend(diff_cases([live] if live is not None else [], replayed))
-    out.events = out.log_events = replayer.events
-    if out.differences is not None:
-        live_keys = {c.key for c in reader.list_cases()}
-        out.differences.extend(Difference(k, None, "exists", True, False) for k in live_keys - set(first_days))
-        out.differences.sort(key=lambda d: d.key)  # stable: each key's differences stay in their order
+        live = reader.load_case(key)
+        replayed = {key: case} if case is not None else {}
+        differences.extend(diff_cases([live] if live is not None else [], replayed))
+    live_keys = {c.key for c in reader.list_cases()}
+    differences.extend(Difference(k, None, "exists", True, False) for k in live_keys - set(order))
+    differences.sort(key=lambda d: d.key)  # stable: each key's differences stay in their order
+
+
+class _ReplayedStatuses(Spool):
+    """The one pass's status documents, in `status` order, read from the replayer (memory or spill file).
+
+    The same interface as :class:`Spool` (length, iterate as often as asked, close), without a second copy.
+    """
+
+    def __init__(self, replayer: _SpillingReplayer, order: list[str]) -> None:  # no Spool file of its own
+        self._replayer = replayer
+        self._order = [key for key in order if replayer.final_known(key)]
+
+    def add(self, case: Case) -> None:
+        raise TypeError("the replayed statuses are read from the replay; nothing is added")
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for key in self._order:
+            case = self._replayer.final(key)
+            assert case is not None  # final_known said so
+            yield case_status(case)
+
+    def close(self) -> None:
+        """Remove the replayer's spill file."""
+        self._replayer.close()
 
 
 def _chain_pass(reader: Reader) -> tuple[dict[str, date], int, tuple[int, str] | None]:

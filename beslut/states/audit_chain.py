@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any, Final
 
+import orjson
 import rfc8785
 
 from beslut.clock import STOCKHOLM
@@ -156,12 +158,34 @@ def _small_int(text: str) -> int:
 _DECODER: Final = json.JSONDecoder(parse_float=_refuse_number, parse_constant=_refuse_number, parse_int=_small_int)
 
 
+# A float in compact JSON starts a value: a member's (after ":") or a list item's (after "[" or ","; in an object a
+# "," is followed by a key, never a number). The first search is quick (a literal first character), the second is
+# run only on text with a list in it.
+_FLOAT_MEMBER: Final = re.compile(r":-?[0-9]+[.eE]")
+_FLOAT_ITEM: Final = re.compile(r"[,[]-?[0-9]+[.eE]")
+_ORJSON_CANONICAL: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
 def parse_payload(payload: str) -> tuple[Any, bool]:
     """Parse a stored payload; also say whether it is certainly RFC 8785 canonical (False: not decided here).
+
+    The usual payload (no float, integers within ±(2**53 - 1), only BMP characters) is parsed and written
+    again by orjson, several times faster than :mod:`json` (a verifier parses a million of them): orjson writes
+    such a value exactly as :func:`canonical_json` does (the same escapes, tested over every BMP character;
+    keys sorted by code point, which is UTF-16 order inside the BMP; integers beyond 53 bits refused), so equal
+    text proves the payload canonical. Anything else, or a payload that is not equal, takes the path below,
+    which decides and words every refusal as before.
 
     Raises:
         ValueError: not JSON.
     """
+    if payload[:1] == "{" and _no_float(payload) and _bmp(payload):
+        try:
+            value = orjson.loads(payload)
+            if orjson.dumps(value, option=_ORJSON_CANONICAL) == payload.encode():
+                return value, True
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError, UnicodeEncodeError):
+            pass
     if _bmp(payload):
         try:
             value = _DECODER.decode(payload)
@@ -170,6 +194,13 @@ def parse_payload(payload: str) -> tuple[Any, bool]:
         else:
             return value, _encode(value) == payload
     return json.loads(payload), False
+
+
+def _no_float(text: str) -> bool:
+    """True when the JSON object *text* in compact form holds no float (text in another form is never canonical)."""
+    if _FLOAT_MEMBER.search(text) is not None:
+        return False
+    return "[" not in text or _FLOAT_ITEM.search(text) is None
 
 
 def is_canonical(payload: str, parsed: Any, known: bool) -> bool:

@@ -163,3 +163,54 @@ def test_the_streamed_check_accepts_a_sealed_awkward_event_and_names_a_respaced_
     assert (problem, parsed) == (None, payload)
     spaced = record.__class__(**{**record.__dict__, "payload": json.dumps(payload, ensure_ascii=False)})
     assert ChainChecker().check(spaced)[0] == "payload is not in RFC 8785 canonical form"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":1.5}',
+        '{"a":-1E5}',
+        '{"a":2e5}',
+        '{"a":[1,2.5]}',
+        '{"a":[2.5]}',
+        '{"a":{"b":[0,[-0.0]]}}',
+        '{"a":18446744073709551616}',
+        '{"a":9007199254740993}',
+        '{"a":-0}',
+        '{"a":"\\u001F"}',
+        '{"a":"\\/"}',
+        '{"a":1 }',
+        '{"b":1,"a":2}',
+        '{"a":1,"a":1}',
+        '{"\ue000":2,"\U0001f600":1}',  # code point order; RFC 8785's UTF-16 order is the other
+    ],
+)
+def test_the_orjson_path_never_calls_a_float_or_a_misfit_canonical(text: str) -> None:
+    """Floats (in members and in lists), big or negative-zero integers, odd escapes, spaces, disorder: not canonical.
+
+    `parse_payload` parses the usual payload with orjson and calls it canonical when orjson writes the same
+    text back; these are the texts where that shortcut could be wrong if its guards were.
+    """
+    parsed, known = parse_payload(text)
+    assert parsed == json.loads(text)
+    assert not known
+    try:
+        assert not is_canonical(text, parsed, known)
+    except (TypeError, ValueError):
+        pass  # refused outright (a float, an integer beyond 53 bits): not canonical either
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"party": "2380", "paragraph": "§ 164", "n": 2**53 - 1, "m": -(2**53) + 1},
+        {"spec": {"share": "0.5075", "parties": ["2380", "2309"], "years": [2022, 2023]}},
+        {"ctl": "\x00\x1f\x7f\u2028", "quote": '"\\', "empty": {}, "list": [], "none": None, "t": True},
+    ],
+)
+def test_the_orjson_path_calls_canonical_text_canonical(value: dict[str, Any]) -> None:
+    """The usual payloads (decimal strings that look like floats included) are known canonical without the library."""
+    text = rfc8785.dumps(value).decode("utf-8")
+    parsed, known = parse_payload(text)
+    assert parsed == value
+    assert known

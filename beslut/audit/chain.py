@@ -49,6 +49,14 @@ class ChainChecker:
             )
         if record.prev_hash != self.prev_hash:
             return f"prev_hash {record.prev_hash[:12]}… does not match the hash of seq {self.expected_seq - 1}", None
+        return self.check_content(record)
+
+    def check_content(self, record: AuditRecord) -> tuple[str | None, Any]:
+        """The checks of :meth:`check` that need only *record* and its stream's head, not the previous row.
+
+        Why apart: a part of a parallel verification (:mod:`beslut.audit.parallel`) checks every row's seq
+        and link itself but the content only of its own streams' rows.
+        """
         try:
             parsed, known = parse_payload(record.payload)
         except (TypeError, ValueError):

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from beslut.audit import checkpoint as cp
 from beslut.audit.export import Exported, write_package
+from beslut.audit.parallel import replay_parallel, verify_parallel, worthwhile
 from beslut.audit.proofs import Inclusion, prove_consistency, prove_inclusion
 from beslut.audit.replay import Difference, HeldBack
 from beslut.audit.source import Row, read_log, records_before
@@ -28,9 +29,21 @@ from beslut.persistence import Store
 from beslut.states.audit_chain import AuditRecord
 
 
-def verify_store(store: Store, *, checkpoint: cp.Checkpoint | None = None, source: str = "") -> Report:
-    """Verify the whole log (chain, transitions, and the checkpoint if given); see :mod:`beslut.audit.verify`."""
+def verify_store(
+    store: Store, *, checkpoint: cp.Checkpoint | None = None, source: str = "", parallel: bool | None = None
+) -> Report:
+    """Verify the whole log (chain, transitions, and the checkpoint if given); see :mod:`beslut.audit.verify`.
+
+    *parallel*: on two processes (:mod:`beslut.audit.parallel`); None: when the log is big enough and
+    there are two cores. Same report either way: a log that is not clean is always verified in one process.
+    """
     with store.reader() as reader:
+        if parallel is not False:
+            last_seq = reader.audit_head_seq()
+            if parallel or worthwhile(store, last_seq):
+                report = verify_parallel(store, reader, checkpoint=checkpoint, source=source, last_seq=last_seq)
+                if report is not None:
+                    return report
         verifier = Verifier(
             checkpoint=checkpoint, checkpoint_source=source, loader=functools.partial(records_before, reader)
         )
@@ -158,12 +171,14 @@ def replay_store(
     as_of_recorded: datetime | None = None,
     as_of_valid: date | None = None,
     check: bool = False,
+    parallel: bool | None = None,
 ) -> ReplayResult:
     """Rebuild every recommendation from the events alone (optionally as of a time); compare with the tables.
 
     The whole log is replayed and its chain checked in any case: a replay of a log that
-    is broken, or holds an illegal transition, is refused rather than shown. Two passes
-    in one read snapshot, one stream at a time (:mod:`beslut.audit.streams`).
+    is broken, or holds an illegal transition, is refused rather than shown. One read
+    snapshot, memory flat in the size of the log (:mod:`beslut.audit.streams`). *parallel*: as for
+    :func:`verify_store` (a replay as of a time, or with ``check``, runs in one process).
 
     Raises:
         InvalidInput: ``check`` with an as-of time (the tables hold only the present).
@@ -172,6 +187,12 @@ def replay_store(
     if check and (as_of_recorded is not None or as_of_valid is not None):
         raise InvalidInput("--check compares the live tables, which hold the present: leave out --as-of")
     with store.reader() as reader:
+        if parallel is not False and not check and as_of_recorded is None and as_of_valid is None:
+            last_seq = reader.audit_head_seq()
+            if parallel or worthwhile(store, last_seq):
+                fast = replay_parallel(store, reader, last_seq=last_seq)
+                if fast is not None:
+                    return ReplayResult(statuses=fast.statuses, events=fast.events, log_events=fast.events)
         streamed = replay_streams(reader, as_of_recorded=as_of_recorded, as_of_valid=as_of_valid, check=check)
     return ReplayResult(
         statuses=streamed.statuses,

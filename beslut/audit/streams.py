@@ -142,7 +142,7 @@ SPILL_KEEP = 512
 """Cases the one-pass replay keeps in memory; the rest wait pickled on a temporary file."""
 
 
-class _SpillingReplayer(Replayer):
+class SpillingReplayer(Replayer):
     """A :class:`Replayer` that keeps at most *keep* cases in memory and the rest pickled on a temporary file.
 
     A dropped case is read back from the file when its stream goes on, and at the end for the output, so
@@ -193,7 +193,7 @@ def _single_pass(reader: Reader, *, check: bool) -> Streamed:
     documents are read from the replayer itself (memory or its spill file) when printed, so a spilled
     case is pickled once, not copied into a second spool.
     """
-    replayer = _SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
+    replayer = SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
     try:
         first_days, failure = _fold_log(reader, replayer)
     except BaseException:
@@ -214,7 +214,7 @@ def _single_pass(reader: Reader, *, check: bool) -> Streamed:
     return out
 
 
-def _fold_log(reader: Reader, replayer: _SpillingReplayer) -> tuple[dict[str, date], tuple[int, str] | None]:
+def _fold_log(reader: Reader, replayer: SpillingReplayer) -> tuple[dict[str, date], tuple[int, str] | None]:
     """Check and fold every row in seq order; each stream's first day, and the first failure if any."""
     chain = ChainChecker()
     first_days: dict[str, date] = {}
@@ -230,11 +230,11 @@ def _fold_log(reader: Reader, replayer: _SpillingReplayer) -> tuple[dict[str, da
             return first_days, (record.seq, problem)
         chain.accept(record)
         if record.stream not in first_days:
-            first_days[record.stream] = _day(record.valid_on)
+            first_days[record.stream] = first_day(record.valid_on)
     return first_days, None
 
 
-def _compare(reader: Reader, replayer: _SpillingReplayer, order: list[str], differences: list[Difference]) -> None:
+def _compare(reader: Reader, replayer: SpillingReplayer, order: list[str], differences: list[Difference]) -> None:
     """--check: each replayed case against its live row, then any live recommendation the log lacks."""
     for key in order:
         case = replayer.final(key)
@@ -252,7 +252,7 @@ class _ReplayedStatuses(Spool):
     The same interface as :class:`Spool` (length, iterate as often as asked, close), without a second copy.
     """
 
-    def __init__(self, replayer: _SpillingReplayer, order: list[str]) -> None:  # no Spool file of its own
+    def __init__(self, replayer: SpillingReplayer, order: list[str]) -> None:  # no Spool file of its own
         self._replayer = replayer
         self._order = [key for key in order if replayer.final_known(key)]
 
@@ -289,7 +289,7 @@ def _chain_pass(reader: Reader) -> tuple[dict[str, date], int, tuple[int, str] |
             break
         chain.accept(record)
         if record.stream not in first_days:
-            first_days[record.stream] = _day(record.valid_on)
+            first_days[record.stream] = first_day(record.valid_on)
     return first_days, chain.expected_seq, failure
 
 
@@ -332,7 +332,8 @@ def _stream_pass(
     return None
 
 
-def _day(text: str) -> date:
+def first_day(text: str) -> date:
+    """A stream's first legal date, which orders the output (date.min when it is not a date: the checks name that)."""
     try:
         return date.fromisoformat(text)
     except ValueError:  # the stream pass names what is wrong with it

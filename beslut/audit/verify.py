@@ -124,21 +124,21 @@ class Verifier:
                 self.log_id = record.hash
             self.head_hash = record.hash
             if cp is not None and self.tree.size == cp.tree_size:
-                failure = self._against_checkpoint(cp)
+                failure = self.against_checkpoint(cp)
                 if failure is not None:
                     break
         if failure is None and cp is not None and self.tree.size < cp.tree_size:
-            failure = self._against_checkpoint(cp)
+            failure = self.against_checkpoint(cp)
         elif failure is not None and cp is not None and failure.check != "checkpoint":
             # The checkpoint may prove an earlier change than the first event that fails on its own
             # (a rewrite that stays legal until a later event no longer adds up): name the earliest.
-            earlier = self._against_checkpoint(cp, partial=True)
+            earlier = self.against_checkpoint(cp, partial=True)
             if earlier is not None and earlier.seq < failure.seq:
                 earlier.problem += f"; and seq {failure.seq}: {failure.problem}"
                 failure = earlier
-        return self._report(chain.count, failure)
+        return self.report(chain.count, failure)
 
-    def _against_checkpoint(self, cp: Checkpoint, *, partial: bool = False) -> _Failure | None:
+    def against_checkpoint(self, cp: Checkpoint, *, partial: bool = False) -> _Failure | None:
         """Compare the signed subtrees with the log's (at or before the checkpoint's size).
 
         *partial*: the log was not read to its end (a failure stopped it); compare only the
@@ -175,7 +175,8 @@ class Verifier:
             return _Failure(cp.tree_size, "checkpoint", f"seq {cp.tree_size} is not the head the checkpoint signed")
         return None
 
-    def _report(self, count: int, failure: _Failure | None) -> Report:
+    def report(self, count: int, failure: _Failure | None = None, *, streams: int | None = None) -> Report:
+        """The report after *count* good events (and *failure*, if any); *streams* when not all were replayed here."""
         checks = ["read", "chain"]
         if self.check_transitions:
             checks.append("transition")
@@ -202,7 +203,7 @@ class Verifier:
             problem=failure.problem if failure is not None else None,
             failed_check=failure.check if failure is not None else None,
             first_bad_range=failure.bad_range if failure is not None else None,
-            streams=self.replayer.streams,
+            streams=self.replayer.streams if streams is None else streams,
             merkle_root=self.tree.root().hex(),
             checks=tuple(checks),
             checkpoint=checkpoint_info,

@@ -1,0 +1,479 @@
+"""`audit verify` and `audit replay` on two cores: this process and one helper split the streams between them.
+
+Why: a verification is Python work per event (decode, hash, parse, replay through the machines, re-run
+the command rules), one core's worth, and auditors' machines have more than one. The streams are
+independent for everything but the checks a revision makes of the recommendation it supersedes, so:
+
+- **every row is read by both parts** (each in its own read transaction, each to the same last seq),
+  and each checks every row's seq (gap-free from 1) and hash link (``prev_hash`` is the previous row's
+  ``hash``), and keeps a running sha256 of the ``hash`` column;
+- **each stream belongs to one part** (:class:`Partition`): that part checks its rows' content (payload
+  canonical, hash of the content, ``stream_seq``), folds them through the machines and, for `verify`, the
+  command rules. A revision belongs where the recommendation it supersedes went, so the supersession
+  checks find both cases in one part;
+- the Merkle tree and the checkpoint are this process's (it reads every ``hash`` anyway).
+
+Both parts must end at the same seq with the same running digest of the ``hash`` column: then they read
+the same log (two different rows would need a sha256 collision; the links and each row's own hash tie
+every column to it), even though each read it in its own snapshot. Rows appended meanwhile are past the
+last seq and not read.
+
+**Only a clean log takes this path to the end.** Anything else — a row that cannot be read, a broken
+link, a bad hash, an illegal transition, a checkpoint that does not match, a helper that fails, parts
+that disagree — makes :func:`verify_parallel` / :func:`replay_parallel` return None, and the caller runs
+the one-process verification, which names the first bad seq in its own words. So every refusal is worded
+exactly as before, and the parallel path need only be right about "ok" (tests hold its reports and
+replays equal to the one-process ones).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import weakref
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import structlog
+
+from beslut.audit.chain import ChainChecker
+from beslut.audit.checkpoint import Checkpoint
+from beslut.audit.replay import Replayer
+from beslut.audit.source import records_before, to_row
+from beslut.audit.streams import SPILL_KEEP, SpillingReplayer, Spool, first_day
+from beslut.audit.verify import Report, Verifier
+from beslut.persistence import Reader, Store, audit_rows, open_store
+from beslut.states.audit_chain import GENESIS_HASH
+from beslut.states.calendar import BusinessCalendar
+from beslut.states.case import Case
+from beslut.workflow.views import case_status
+
+PARTS = 2
+MIN_EVENTS = 50_000
+"""Below this many events one process is as quick: the helper takes about a second to start."""
+
+log = structlog.get_logger(__name__)
+
+_PROPOSED = "recommendation.proposed"
+_PROPOSED_BYTES = _PROPOSED.encode()
+
+
+def worthwhile(store: Store, events: int) -> bool:
+    """True when a log of *events* is worth two processes: big enough, two cores, a store a helper can open."""
+    return events >= MIN_EVENTS and _cores() >= PARTS and _location(store) is not None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _location(store: Store) -> str | None:
+    """What the helper passes to :func:`open_store`: the SQLite file's absolute path or the PostgreSQL URL."""
+    path = getattr(store, "path", None)
+    if isinstance(path, Path):
+        return str(path.resolve()) if path.is_file() else None
+    if store.url.startswith("postgresql"):
+        return store.url
+    return None
+
+
+def _as_bytes(value: object) -> bytes:
+    """A text column as bytes (SQLite hands them over as bytes, PostgreSQL as str).
+
+    Raises:
+        TypeError: neither (a tampered row; the one-process path names it).
+    """
+    if type(value) is bytes:
+        return value
+    if type(value) is str:
+        return value.encode("utf-8", "surrogatepass")
+    raise TypeError(f"not text: {type(value).__name__}")
+
+
+class Partition:
+    """Which part each stream belongs to: by the CRC-32 of its name, except a revision's.
+
+    A revision belongs with the recommendation it supersedes (and so, transitively, the whole line of
+    revisions), since verifying a supersession reads both cases. Both parts see every proposal, in the
+    same order, so they agree; only the revisions are remembered (memory stays flat).
+    """
+
+    def __init__(self, parts: int = PARTS) -> None:
+        self.parts = parts
+        self._revisions: dict[bytes, int] = {}
+
+    def part(self, stream: bytes) -> int:
+        """The part of *stream*."""
+        found = self._revisions.get(stream)
+        return found if found is not None else zlib.crc32(stream) % self.parts
+
+    def note_proposal(self, stream: bytes, payload: object) -> None:
+        """Read a proposal's spec: a revision joins the part of what it supersedes (an unreadable one: its own)."""
+        try:
+            supersedes = orjson.loads(payload)["spec"].get("supersedes")  # type: ignore[arg-type]
+        except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
+            return
+        if isinstance(supersedes, str):
+            self._revisions[stream] = self.part(supersedes.encode("utf-8", "surrogatepass"))
+
+
+OwnedRow = Callable[[tuple[Any, ...]], bool]
+"""A part's work on one of its own rows: True when the row is good."""
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one part read: how many rows, the running digest of their ``hash`` column, and the last hash."""
+
+    rows: int
+    digest: str
+    head_hash: str
+
+
+def scan(reader: Reader, *, part: int, last_seq: int, owned: OwnedRow, every: OwnedRow | None = None) -> Scan | None:
+    """Read rows 1..*last_seq*: check seq and links of all, hand this part's rows to *owned*; None at any fault.
+
+    *every* (this process only) sees every row after its link is checked: the Merkle tree.
+    """
+    partition = Partition()
+    digest = hashlib.sha256()
+    expected = 1
+    previous = GENESIS_HASH.encode()
+    rows = audit_rows(reader)
+    try:
+        for values in rows:
+            seq = values[0]
+            if type(seq) is not int or seq != expected:
+                return None
+            if seq > last_seq:
+                break
+            try:
+                stream, kind = _as_bytes(values[1]), values[5]
+                prev_hash, this_hash = _as_bytes(values[7]), _as_bytes(values[8])
+            except TypeError:
+                return None
+            if prev_hash != previous:
+                return None
+            previous = this_hash
+            digest.update(this_hash)
+            if kind in (_PROPOSED_BYTES, _PROPOSED):
+                partition.note_proposal(stream, values[6])
+            if every is not None and not every(values):
+                return None
+            if partition.part(stream) == part and not owned(values):
+                return None
+            expected += 1
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    if expected - 1 != last_seq:
+        return None
+    return Scan(rows=last_seq, digest=digest.hexdigest(), head_hash=previous.decode("ascii", "replace"))
+
+
+class _Folder:
+    """A part's own rows: content checked (:meth:`ChainChecker.check_content`), then fed to a replayer."""
+
+    def __init__(self, replayer: Replayer) -> None:
+        self.chain = ChainChecker()
+        self.replayer = replayer
+        self.first_days: dict[str, date] = {}
+
+    def __call__(self, values: tuple[Any, ...]) -> bool:
+        row = to_row(values)
+        if row.problem is not None:
+            return False
+        record = row.record
+        problem, payload = self.chain.check_content(record)
+        if problem is not None or self.replayer.feed(record, payload) is not None:
+            return False
+        self.chain.accept(record)
+        if record.stream not in self.first_days:
+            self.first_days[record.stream] = first_day(record.valid_on)
+        return True
+
+
+# ---------------------------------------------------------------- the helper process
+
+
+@dataclass(frozen=True)
+class _Task:
+    what: str  # "verify" or "replay"
+    location: str  # on a file, not the command line, where `ps` would show a PostgreSQL password
+    last_seq: int
+    out_dir: str  # the helper's answer (and, for a replay, its cases) go here
+
+
+_TASK = "task.pickle"
+_ANSWER = "answer.pickle"
+_CASES = "cases.pickle"
+
+
+def _helper_main() -> int:
+    """The helper process (``python -m beslut.audit.parallel DIR``): its task and its answer in DIR.
+
+    A plain child process, not :mod:`multiprocessing`, which would import the embedding program's main module
+    again in the child (a program without an ``if __name__ == "__main__"`` guard would start over).
+    """
+    with (Path(sys.argv[1]) / _TASK).open("rb") as file:
+        task: _Task = pickle.load(file)  # noqa: S301 - written by the process that started this one
+    store = open_store(task.location, read_only=True)
+    try:
+        with store.reader() as reader:
+            answer = _helper_part(reader, task)
+    finally:
+        store.close()
+    with (Path(task.out_dir) / _ANSWER).open("wb") as out:
+        pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return 0
+
+
+def _helper_part(reader: Reader, task: _Task) -> dict[str, Any] | None:
+    if task.what == "verify":
+        replayer = Replayer(check_rules=True, loader=lambda key, seq: records_before(reader, key, seq))
+        found = scan(reader, part=1, last_seq=task.last_seq, owned=_Folder(replayer))
+        if found is None:
+            return None
+        return {"scan": found, "streams": replayer.streams, "events": replayer.events}
+    spilling = SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
+    try:
+        folder = _Folder(spilling)
+        found = scan(reader, part=1, last_seq=task.last_seq, owned=folder)
+        if found is None:
+            return None
+        count = _write_cases(Path(task.out_dir) / _CASES, spilling, folder.first_days)
+        return {"scan": found, "streams": spilling.streams, "events": spilling.events, "cases": count}
+    finally:
+        spilling.close()
+
+
+def _write_cases(path: Path, replayer: SpillingReplayer, first_days: dict[str, date]) -> int:
+    """Write (day, key, case) of every stream with a case, in `status` order; return how many."""
+    count = 0
+    with path.open("wb") as out:
+        for key in sorted(first_days, key=lambda k: (first_days[k], k)):
+            case = replayer.final(key)
+            if case is not None:
+                pickle.dump((first_days[key], key, case), out, protocol=pickle.HIGHEST_PROTOCOL)
+                count += 1
+    return count
+
+
+class _Helper:
+    """The helper process, started at once to read while this process does; its files in a temporary directory."""
+
+    def __init__(self, what: str, location: str, last_seq: int) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="beslut-audit-"))
+        task = _Task(what, location, last_seq, str(self.directory))
+        with (self.directory / _TASK).open("wb") as out:  # mkdtemp's directory: this user's alone
+            pickle.dump(task, out, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self._process: subprocess.Popen[bytes] | None = subprocess.Popen(  # noqa: S603 - our own module
+                [sys.executable, "-m", "beslut.audit.parallel", str(self.directory)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as error:
+            log.warning("audit_helper_not_started", error=str(error))
+            self._process = None
+
+    def answer(self) -> dict[str, Any] | None:
+        """Wait for the helper's answer (None when it failed or found a fault)."""
+        process = self._process
+        if process is None:
+            return None
+        _, errors = process.communicate()
+        self._process = None
+        if process.returncode != 0:
+            last = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            log.warning("audit_helper_failed", returncode=process.returncode, error=last[0])
+            return None
+        try:
+            with (self.directory / _ANSWER).open("rb") as file:
+                answer: dict[str, Any] | None = pickle.load(file)  # noqa: S301 - our own helper wrote it
+        except (OSError, pickle.UnpicklingError, EOFError):
+            return None
+        return answer
+
+    def stop(self) -> None:
+        """End the helper at once (this process gave up) and remove its files."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.communicate()
+            self._process = None
+        self.remove()
+
+    def remove(self) -> None:
+        """Remove the helper's files."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- verify
+
+
+def verify_parallel(
+    store: Store, reader: Reader, *, checkpoint: Checkpoint | None, source: str, last_seq: int
+) -> Report | None:
+    """`audit verify` of a clean log on two processes, the report the one-process verifier gives; None otherwise."""
+    location = _location(store)
+    if location is None or last_seq == 0:
+        return None
+    verifier = Verifier(
+        checkpoint=checkpoint, checkpoint_source=source, loader=lambda key, seq: records_before(reader, key, seq)
+    )
+    helper = _Helper("verify", location, last_seq)
+    try:
+        tree = _TreeFeed(verifier, checkpoint)
+        folder = _Folder(verifier.replayer)
+        mine = scan(reader, part=0, last_seq=last_seq, owned=folder, every=tree)
+    except BaseException:
+        helper.stop()
+        raise
+    theirs = helper.answer()
+    helper.remove()
+    if mine is None or theirs is None or theirs["scan"] != mine or not tree.matches_checkpoint():
+        return None
+    if verifier.replayer.events + theirs["events"] != last_seq:
+        return None
+    verifier.head_hash = mine.head_hash
+    return verifier.report(last_seq, streams=verifier.replayer.streams + theirs["streams"])
+
+
+class _TreeFeed:
+    """Every row's hash into the verifier's Merkle tree; the first hash and the hash at the checkpoint's size."""
+
+    def __init__(self, verifier: Verifier, checkpoint: Checkpoint | None) -> None:
+        self.verifier = verifier
+        self.checkpoint = checkpoint
+        self.signed_head: str | None = None
+
+    def __call__(self, values: tuple[Any, ...]) -> bool:
+        try:
+            text = _as_bytes(values[8]).decode("ascii")
+            leaf = bytes.fromhex(text)
+        except (TypeError, ValueError):
+            return False
+        tree = self.verifier.tree
+        tree.append_leaf(leaf)
+        if tree.size == 1:
+            self.verifier.log_id = text
+        if self.checkpoint is not None and tree.size == self.checkpoint.tree_size:
+            self.signed_head = text
+        return True
+
+    def matches_checkpoint(self) -> bool:
+        """True without a checkpoint, or when the log extends it (else the one-process path says how it does not)."""
+        cp = self.checkpoint
+        if cp is None:
+            return True
+        verifier = self.verifier
+        if verifier.tree.size < cp.tree_size or self.signed_head != cp.head_hash:
+            return False
+        head = verifier.head_hash
+        verifier.head_hash = self.signed_head  # the comparison reads the head as it was at the checkpoint's size
+        try:
+            return verifier.against_checkpoint(cp) is None
+        finally:
+            verifier.head_hash = head
+
+
+# ---------------------------------------------------------------- replay
+
+
+@dataclass
+class ParallelReplay:
+    """A replay's cases from both parts, in `status` order, as status documents (the :class:`Spool` interface)."""
+
+    events: int
+    statuses: Spool
+
+
+def replay_parallel(store: Store, reader: Reader, *, last_seq: int) -> ParallelReplay | None:
+    """`audit replay` (no as-of, no --check) of a clean log on two processes; None otherwise."""
+    location = _location(store)
+    if location is None or last_seq == 0:
+        return None
+    helper = _Helper("replay", location, last_seq)
+    spilling = SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
+    try:
+        folder = _Folder(spilling)
+        mine = scan(reader, part=0, last_seq=last_seq, owned=folder)
+    except BaseException:
+        helper.stop()
+        spilling.close()
+        raise
+    theirs = helper.answer()
+    if mine is None or theirs is None or theirs["scan"] != mine or spilling.events + theirs["events"] != last_seq:
+        spilling.close()
+        helper.remove()
+        return None
+    statuses = _MergedStatuses(spilling, folder.first_days, helper.directory, theirs["cases"])
+    return ParallelReplay(events=last_seq, statuses=statuses)
+
+
+class _MergedStatuses(Spool):
+    """The cases of this process and the helper's file, merged in `status` order (by day proposed, then key)."""
+
+    def __init__(  # no Spool file of its own
+        self, replayer: SpillingReplayer, first_days: dict[str, date], out_dir: Path, their_count: int
+    ) -> None:
+        self._replayer = replayer
+        self._mine = sorted((first_days[key], key) for key in first_days if replayer.final_known(key))
+        self._dir = out_dir
+        self._their_count = their_count
+        self._file: IO[bytes] = (out_dir / _CASES).open("rb")
+        weakref.finalize(self, _remove, self._file, out_dir, replayer)
+
+    def __len__(self) -> int:
+        return len(self._mine) + self._their_count
+
+    def _my_cases(self) -> Iterator[tuple[date, str, Case]]:
+        for day, key in self._mine:
+            case = self._replayer.final(key)
+            assert case is not None  # final_known said so
+            yield day, key, case
+
+    def _their_cases(self) -> Iterator[tuple[date, str, Case]]:
+        self._file.seek(0)
+        for _ in range(self._their_count):
+            item: tuple[date, str, Case] = pickle.load(self._file)  # noqa: S301 - our own helper wrote it
+            yield item
+
+    def add(self, case: Case) -> None:
+        raise TypeError("the replayed statuses are read from the replay; nothing is added")
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for _day, _key, case in heapq.merge(self._my_cases(), self._their_cases(), key=lambda item: item[:2]):
+            yield case_status(case)
+
+    def close(self) -> None:
+        """Remove both parts' files."""
+        _remove(self._file, self._dir, self._replayer)
+
+
+def _remove(file: IO[bytes], directory: Path, replayer: SpillingReplayer) -> None:
+    file.close()
+    replayer.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":  # run from the module under its own name, so that what it pickles names that module
+    from beslut.audit.parallel import _helper_main as helper_main
+
+    sys.exit(helper_main())

@@ -9,6 +9,7 @@ characters, integers at and beyond ±(2**53 - 1), nesting, and floats (refused).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from typing import Any
@@ -194,10 +195,8 @@ def test_the_orjson_path_never_calls_a_float_or_a_misfit_canonical(text: str) ->
     parsed, known = parse_payload(text)
     assert parsed == json.loads(text)
     assert not known
-    try:
+    with contextlib.suppress(TypeError, ValueError):  # refused outright (a float, a big integer): not canonical
         assert not is_canonical(text, parsed, known)
-    except (TypeError, ValueError):
-        pass  # refused outright (a float, an integer beyond 53 bits): not canonical either
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 import structlog
@@ -221,7 +221,8 @@ class _Task:
 
 _TASK = "task.pickle"
 _ANSWER = "answer.pickle"
-_CASES = "cases.pickle"
+_MINE = "statuses-0.pickle"
+_THEIRS = "statuses-1.pickle"
 
 
 def _helper_main() -> int:
@@ -256,22 +257,10 @@ def _helper_part(reader: Reader, task: _Task) -> dict[str, Any] | None:
         found = scan(reader, part=1, last_seq=task.last_seq, owned=folder)
         if found is None:
             return None
-        count = _write_cases(Path(task.out_dir) / _CASES, spilling, folder.first_days)
-        return {"scan": found, "streams": spilling.streams, "events": spilling.events, "cases": count}
+        count = _write_statuses(Path(task.out_dir) / _THEIRS, spilling, folder.first_days)
+        return {"scan": found, "streams": spilling.streams, "events": spilling.events, "statuses": count}
     finally:
         spilling.close()
-
-
-def _write_cases(path: Path, replayer: SpillingReplayer, first_days: dict[str, date]) -> int:
-    """Write (day, key, case) of every stream with a case, in `status` order; return how many."""
-    count = 0
-    with path.open("wb") as out:
-        for key in sorted(first_days, key=lambda k: (first_days[k], k)):
-            case = replayer.final(key)
-            if case is not None:
-                pickle.dump((first_days[key], key, case), out, protocol=pickle.HIGHEST_PROTOCOL)
-                count += 1
-    return count
 
 
 class _Helper:
@@ -405,7 +394,11 @@ class ParallelReplay:
 
 
 def replay_parallel(store: Store, reader: Reader, *, last_seq: int) -> ParallelReplay | None:
-    """`audit replay` (no as-of, no --check) of a clean log on two processes; None otherwise."""
+    """`audit replay` (no as-of, no --check) of a clean log on two processes; None otherwise.
+
+    Each part also writes its own status documents (the cost allocation above all: a quarter of a replay's
+    time), so that work is split too; the output reads the two files merged in `status` order.
+    """
     location = _location(store)
     if location is None or last_seq == 0:
         return None
@@ -414,63 +407,59 @@ def replay_parallel(store: Store, reader: Reader, *, last_seq: int) -> ParallelR
     try:
         folder = _Folder(spilling)
         mine = scan(reader, part=0, last_seq=last_seq, owned=folder)
+        my_count = _write_statuses(helper.directory / _MINE, spilling, folder.first_days) if mine else 0
     except BaseException:
         helper.stop()
-        spilling.close()
         raise
+    finally:
+        spilling.close()
     theirs = helper.answer()
     if mine is None or theirs is None or theirs["scan"] != mine or spilling.events + theirs["events"] != last_seq:
-        spilling.close()
         helper.remove()
         return None
-    statuses = _MergedStatuses(spilling, folder.first_days, helper.directory, theirs["cases"])
+    statuses = _MergedStatuses(helper.directory, my_count, theirs["statuses"])
     return ParallelReplay(events=last_seq, statuses=statuses)
 
 
-class _MergedStatuses(Spool):
-    """The cases of this process and the helper's file, merged in `status` order (by day proposed, then key)."""
+def _write_statuses(path: Path, replayer: SpillingReplayer, first_days: dict[str, date]) -> int:
+    """Write (day, key, status document) of every stream with a case, in `status` order; return how many."""
+    count = 0
+    with path.open("wb") as out:
+        for key in sorted(first_days, key=lambda k: (first_days[k], k)):
+            case = replayer.final(key)
+            if case is not None:
+                pickle.dump((first_days[key], key, case_status(case)), out, protocol=pickle.HIGHEST_PROTOCOL)
+                count += 1
+    return count
 
-    def __init__(  # no Spool file of its own
-        self, replayer: SpillingReplayer, first_days: dict[str, date], out_dir: Path, their_count: int
-    ) -> None:
-        self._replayer = replayer
-        self._mine = sorted((first_days[key], key) for key in first_days if replayer.final_known(key))
-        self._dir = out_dir
-        self._their_count = their_count
-        self._file: IO[bytes] = (out_dir / _CASES).open("rb")
-        weakref.finalize(self, _remove, self._file, out_dir, replayer)
+
+class _MergedStatuses(Spool):
+    """The status documents of both parts (two files), merged in `status` order (by day proposed, then key)."""
+
+    def __init__(self, directory: Path, my_count: int, their_count: int) -> None:  # no Spool file of its own
+        self._directory = directory
+        self._counts = {_MINE: my_count, _THEIRS: their_count}
+        weakref.finalize(self, shutil.rmtree, directory, ignore_errors=True)
 
     def __len__(self) -> int:
-        return len(self._mine) + self._their_count
+        return sum(self._counts.values())
 
-    def _my_cases(self) -> Iterator[tuple[date, str, Case]]:
-        for day, key in self._mine:
-            case = self._replayer.final(key)
-            assert case is not None  # final_known said so
-            yield day, key, case
-
-    def _their_cases(self) -> Iterator[tuple[date, str, Case]]:
-        self._file.seek(0)
-        for _ in range(self._their_count):
-            item: tuple[date, str, Case] = pickle.load(self._file)  # noqa: S301 - our own helper wrote it
-            yield item
+    def _read(self, name: str) -> Iterator[tuple[date, str, dict[str, Any]]]:
+        with (self._directory / name).open("rb") as file:
+            for _ in range(self._counts[name]):
+                item: tuple[date, str, dict[str, Any]] = pickle.load(file)  # noqa: S301 - written by this run
+                yield item
 
     def add(self, case: Case) -> None:
         raise TypeError("the replayed statuses are read from the replay; nothing is added")
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for _day, _key, case in heapq.merge(self._my_cases(), self._their_cases(), key=lambda item: item[:2]):
-            yield case_status(case)
+        for _day, _key, status in heapq.merge(self._read(_MINE), self._read(_THEIRS), key=lambda item: item[:2]):
+            yield status
 
     def close(self) -> None:
         """Remove both parts' files."""
-        _remove(self._file, self._dir, self._replayer)
-
-
-def _remove(file: IO[bytes], directory: Path, replayer: SpillingReplayer) -> None:
-    file.close()
-    replayer.close()
-    shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(self._directory, ignore_errors=True)
 
 
 if __name__ == "__main__":  # run from the module under its own name, so that what it pickles names that module

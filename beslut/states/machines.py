@@ -113,7 +113,7 @@ class MachineDefinition:
             TransitionNotAllowed: the trigger does not leave *state*.
             RuleViolation: the trigger leaves *state* but a condition is false.
         """
-        memo_key = (state, trigger, tuple(sorted((facts or {}).items())))
+        memo_key = (state, trigger, tuple(sorted(facts.items())) if facts else ())
         known = self._moves.get(memo_key)
         if known is not None:
             return known

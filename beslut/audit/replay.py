@@ -39,7 +39,7 @@ from beslut.errors import InvalidInput
 from beslut.states import case as domain
 from beslut.states.audit_chain import AuditRecord, canonical_json
 from beslut.states.calendar import BusinessCalendar
-from beslut.states.case import Case, Event, PartyDecision
+from beslut.states.case import Case, Event, PartyDecision, known_event
 from beslut.states.spec import spec_to_data
 from beslut.states.spec_cache import parse_spec_data
 from beslut.workflow.engine import CLOCK_TOLERANCE, event_from_record
@@ -158,7 +158,7 @@ class Replayer:
             event = (
                 event_from_record(record)
                 if payload is _UNPARSED
-                else Event(kind=record.kind, stream=record.stream, valid_on=_day(record.valid_on), payload=payload)
+                else known_event(record.kind, record.stream, _day(record.valid_on), payload)
             )
         except (TypeError, ValueError) as error:
             return f"{record.kind} cannot be read as an event: {error}"

@@ -312,36 +312,55 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _build(path: Path, events: int) -> int:
+    """Build the log in *path* (measuring memory at a quarter and at the end); print what was built."""
+    store = open_store(path)
+    store.create_schema()
+    began = time.perf_counter()
+    progress: Callable[[int], None] = lambda n: print(f"\rbuilding: {n} events", end="", file=sys.stderr)  # noqa: E731
+    memory: list[str] = []
+    quarter = build_log(store, max(events // 4, 1), progress=progress)
+    memory.append(_memory_line(path, quarter))
+    total = quarter + build_log(store, events - quarter, progress=lambda n: progress(quarter + n))
+    if total > quarter:
+        memory.append(_memory_line(path, total))
+    store.close()
+    print(file=sys.stderr)
+    build_seconds = time.perf_counter() - began
+    print(f"log: {total} events in {path.stat().st_size / 2**20:.0f} MiB, built in {build_seconds:.1f} s")
+    print(f"peak RSS after building: {peak_rss_mb():.0f} MiB")
+    for line in memory:
+        print(line)
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the log, time every reader over it, print the rates and ratios."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="how many events to build (at least)")
     parser.add_argument("--db-dir", type=Path, default=None, help="where to put the temporary database")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--log", type=Path, default=None, help="time this existing log (audit.db of a --keep run)")
     parser.add_argument("--child", nargs=2, metavar=("WHAT", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
         return _child(*args.child)
-    directory = Path(tempfile.mkdtemp(prefix="beslut-bench-audit-", dir=args.db_dir))
-    path = directory / "audit.db"
+    if args.log is not None:  # time an existing log (kept by an earlier --keep run) without building it again
+        directory, path = args.log.parent, args.log
+        args.keep = True
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="beslut-bench-audit-", dir=args.db_dir))
+        path = directory / "audit.db"
     try:
-        store = open_store(path)
-        store.create_schema()
-        began = time.perf_counter()
-        progress: Callable[[int], None] = lambda n: print(f"\rbuilding: {n} events", end="", file=sys.stderr)  # noqa: E731
-        memory: list[str] = []
-        quarter = build_log(store, max(args.events // 4, 1), progress=progress)
-        memory.append(_memory_line(path, quarter))
-        total = quarter + build_log(store, args.events - quarter, progress=lambda n: progress(quarter + n))
-        if total > quarter:
-            memory.append(_memory_line(path, total))
-        store.close()
-        print(file=sys.stderr)
-        build_seconds = time.perf_counter() - began
-        print(f"log: {total} events in {path.stat().st_size / 2**20:.0f} MiB, built in {build_seconds:.1f} s")
-        print(f"peak RSS after building: {peak_rss_mb():.0f} MiB")
-        for line in memory:
-            print(line)
+        if args.log is not None:
+            given = open_store(path, read_only=True)
+            with given.reader() as existing:
+                total = existing.audit_head_seq()
+            given.close()
+            print(f"log: {total} events in {path.stat().st_size / 2**20:.0f} MiB (given, not built)")
+            print(_memory_line(path, total))
+        else:
+            total = _build(path, args.events)
         reader = open_store(path, read_only=True)
 
         def verify(parallel: bool) -> int:

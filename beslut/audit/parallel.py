@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import logging
 import os
 import pickle
 import shutil
@@ -45,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import structlog
 
 from beslut.audit.chain import ChainChecker
 from beslut.audit.checkpoint import Checkpoint
@@ -63,7 +63,9 @@ PARTS = 2
 MIN_EVENTS = 50_000
 """Below this many events one process is as quick: the helper takes about a second to start."""
 
-log = structlog.get_logger(__name__)
+# The standard library's logger: on stderr when nothing is configured (never into `--json` on stdout), as
+# JSON lines in the scheduler daemon (beslut.logs).
+log = logging.getLogger(__name__)
 
 _PROPOSED = "recommendation.proposed"
 _PROPOSED_BYTES = _PROPOSED.encode()
@@ -279,7 +281,7 @@ class _Helper:
                 stderr=subprocess.PIPE,
             )
         except OSError as error:
-            log.warning("audit_helper_not_started", error=str(error))
+            log.warning("audit helper not started (%s): going on in one process", error)
             self._process = None
 
     def answer(self) -> dict[str, Any] | None:
@@ -291,7 +293,7 @@ class _Helper:
         self._process = None
         if process.returncode != 0:
             last = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-            log.warning("audit_helper_failed", returncode=process.returncode, error=last[0])
+            log.warning("audit helper failed (exit %s: %s): going on in one process", process.returncode, last[0])
             return None
         try:
             with (self.directory / _ANSWER).open("rb") as file:

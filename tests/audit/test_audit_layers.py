@@ -2,7 +2,7 @@
 
 ``beslut/audit`` may import the domain (states), the store port and ``open_store``
 (``beslut.persistence`` itself, never an adapter or a private module), the application
-layer (workflow), errors and clock, and the standard library, ``cryptography``, ``orjson`` and ``structlog``; never
+layer (workflow), errors and clock, and the standard library, ``cryptography`` and ``orjson``; never
 the CLI, SQLAlchemy or a driver: what it reads, it reads through the port.
 """
 
@@ -21,8 +21,8 @@ AUDIT = Path(__file__).resolve().parents[2] / "beslut" / "audit"
 ALLOWED_BESLUT = (
     "beslut.audit", "beslut.states", "beslut.workflow", "beslut.errors", "beslut.clock", "beslut.scheduler.deadlines",
 )  # fmt: skip
-# orjson: the fast payload parse (states.audit_chain uses it too); structlog: the helper's failures are logged.
-ALLOWED_THIRD_PARTY = {"cryptography", "orjson", "structlog"}
+# orjson: the fast payload parse (states.audit_chain uses it too).
+ALLOWED_THIRD_PARTY = {"cryptography", "orjson"}
 
 
 def _imports(path: Path) -> set[str]:

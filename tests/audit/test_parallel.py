@@ -246,13 +246,16 @@ def test_a_tampered_row_sends_it_to_one_process(big_log: str, column: str) -> No
 
 
 def test_a_helper_that_cannot_start_or_fails_sends_it_to_one_process(
-    reader_store: Store, monkeypatch: pytest.MonkeyPatch
+    reader_store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Said once on stderr (the standard library's logger: never into `--json` on stdout), then answered alike."""
     slow = service.verify_store(reader_store, parallel=False).as_dict()
-    for executable in ("/nonexistent/python", "/bin/false"):
+    for executable, said in (("/nonexistent/python", "not started"), ("/bin/false", "failed (exit 1")):
         monkeypatch.setattr(sys, "executable", executable)
+        caplog.clear()
         fast, _ = verify_both(reader_store)
         assert fast is None
+        assert next(r.getMessage() for r in caplog.records if "audit helper" in r.getMessage()).count(said) == 1
         assert service.verify_store(reader_store, parallel=True).as_dict() == slow
 
 

@@ -68,7 +68,7 @@ MIN_EVENTS = 50_000
 log = logging.getLogger(__name__)
 
 _PROPOSED = "recommendation.proposed"
-_PROPOSED_BYTES = _PROPOSED.encode()
+_PROPOSAL_KINDS = (_PROPOSED.encode(), _PROPOSED)  # as SQLite (bytes) and PostgreSQL (str) hand it over
 
 
 def worthwhile(store: Store, events: int) -> bool:
@@ -116,11 +116,11 @@ class Partition:
 
     def __init__(self, parts: int = PARTS) -> None:
         self.parts = parts
-        self._revisions: dict[bytes, int] = {}
+        self.revisions: dict[bytes, int] = {}  # a revision's stream -> its part (the others: by their CRC-32)
 
     def part(self, stream: bytes) -> int:
-        """The part of *stream*."""
-        found = self._revisions.get(stream)
+        """The part of *stream* (:func:`scan` inlines this)."""
+        found = self.revisions.get(stream)
         return found if found is not None else zlib.crc32(stream) % self.parts
 
     def note_proposal(self, stream: bytes, payload: object) -> None:
@@ -130,7 +130,7 @@ class Partition:
         except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
             return
         if isinstance(supersedes, str):
-            self._revisions[stream] = self.part(supersedes.encode("utf-8", "surrogatepass"))
+            self.revisions[stream] = self.part(supersedes.encode("utf-8", "surrogatepass"))
 
 
 OwnedRow = Callable[[tuple[Any, ...]], bool]
@@ -146,37 +146,44 @@ class Scan:
     head_hash: str
 
 
-def scan(reader: Reader, *, part: int, last_seq: int, owned: OwnedRow, every: OwnedRow | None = None) -> Scan | None:
+def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log, in both parts
+    reader: Reader, *, part: int, last_seq: int, owned: OwnedRow, every: OwnedRow | None = None
+) -> Scan | None:
     """Read rows 1..*last_seq*: check seq and links of all, hand this part's rows to *owned*; None at any fault.
 
     *every* (this process only) sees every row after its link is checked: the Merkle tree.
     """
     partition = Partition()
+    revisions, parts, crc32 = partition.revisions, partition.parts, zlib.crc32  # the loop runs a million times
     digest = hashlib.sha256()
+    update = digest.update
     expected = 1
     previous = GENESIS_HASH.encode()
     rows = audit_rows(reader)
     try:
         for values in rows:
-            seq = values[0]
+            seq, stream, _, _, _, kind, payload, prev_hash, this_hash = values
             if type(seq) is not int or seq != expected:
                 return None
             if seq > last_seq:
                 break
-            try:
-                stream, kind = _as_bytes(values[1]), values[5]
-                prev_hash, this_hash = _as_bytes(values[7]), _as_bytes(values[8])
-            except TypeError:
-                return None
+            if type(stream) is not bytes or type(prev_hash) is not bytes or type(this_hash) is not bytes:
+                try:  # PostgreSQL's text, or something that is not text at all
+                    stream, prev_hash, this_hash = _as_bytes(stream), _as_bytes(prev_hash), _as_bytes(this_hash)
+                except TypeError:
+                    return None
             if prev_hash != previous:
                 return None
             previous = this_hash
-            digest.update(this_hash)
-            if kind in (_PROPOSED_BYTES, _PROPOSED):
-                partition.note_proposal(stream, values[6])
+            update(this_hash)
+            if kind in _PROPOSAL_KINDS:
+                partition.note_proposal(stream, payload)
             if every is not None and not every(values):
                 return None
-            if partition.part(stream) == part and not owned(values):
+            owner = revisions.get(stream)
+            if owner is None:
+                owner = crc32(stream) % parts
+            if owner == part and not owned(values):
                 return None
             expected += 1
     finally:

@@ -51,6 +51,18 @@ def verify_keeping(url: str, keep: int | None) -> tuple[Report, int, int]:
         store.close()
 
 
+def forge_decisions(url: str, announcements: list[AuditRecord]) -> None:
+    """Turn each announcement into a second decision (the machine refuses it) and re-hash the chain from the first."""
+    attacker = Attacker(url)
+    try:
+        attacker.drop_triggers()
+        for record in announcements:
+            attacker.set(record.seq, "kind", "party.decided")
+        attacker.rehash_from(min(record.seq for record in announcements))
+    finally:
+        attacker.close()
+
+
 @pytest.fixture
 def interleaved(store_url: str) -> str:
     """At least 1,200 events (25 recommendations), five at a time interleaved event by event."""
@@ -111,14 +123,7 @@ def test_replay_stream_by_stream_names_the_first_bad_seq_of_the_log(interleaved:
         assert early.seq < late.seq
     finally:
         store.close()
-    attacker = Attacker(interleaved)
-    try:
-        attacker.drop_triggers()
-        for record in (late, early):  # an announcement turned into a second decision: the machine refuses it
-            attacker.set(record.seq, "kind", "party.decided")
-        attacker.rehash_from(early.seq)
-    finally:
-        attacker.close()
+    forge_decisions(interleaved, [late, early])
     store = open_store(interleaved, read_only=True)
     try:
         with pytest.raises(AuditVerificationFailed, match=rf"^audit log broken at seq {early.seq}: "):
@@ -195,13 +200,7 @@ def test_one_pass_replay_keeping_one_case_names_the_same_first_bad_seq(
     finally:
         store.close()
     target = next(r for r in records[600:] if r.kind == "party.announced")
-    attacker = Attacker(interleaved)
-    try:
-        attacker.drop_triggers()
-        attacker.set(target.seq, "kind", "party.decided")
-        attacker.rehash_from(target.seq)
-    finally:
-        attacker.close()
+    forge_decisions(interleaved, [target])
     store = open_store(interleaved, read_only=True)
     try:
         with pytest.raises(AuditVerificationFailed, match=rf"^audit log broken at seq {target.seq}: party.decided"):

@@ -13,10 +13,12 @@ independent for everything but the checks a revision makes of the recommendation
   checks find both cases in one part;
 - the Merkle tree and the checkpoint are this process's (it reads every ``hash`` anyway).
 
-Both parts must end at the same seq with the same running digest of the ``hash`` column: then they read
-the same log (two different rows would need a sha256 collision; the links and each row's own hash tie
-every column to it), even though each read it in its own snapshot. Rows appended meanwhile are past the
-last seq and not read.
+Both parts must end at the same seq with the same running digest of the ``hash`` column and of which part
+each row went to: then they read the same log, even though each read it in its own snapshot (each part
+checked its own rows' content against their hashes, and two different rows with one hash would need a
+sha256 collision), and split it alike, every row to exactly one part (the split reads the proposals of
+both parts' streams, which only their owner checks). Rows appended meanwhile are past the last seq and not
+read.
 
 **Only a clean log takes this path to the end.** Anything else — a row that cannot be read, a broken
 link, a bad hash, an illegal transition, a checkpoint that does not match, a helper that fails, parts
@@ -69,6 +71,7 @@ log = logging.getLogger(__name__)
 
 _PROPOSED = "recommendation.proposed"
 _PROPOSAL_KINDS = (_PROPOSED.encode(), _PROPOSED)  # as SQLite (bytes) and PostgreSQL (str) hand it over
+_OWNERS = tuple(bytes([n]) for n in range(PARTS))
 
 
 def worthwhile(store: Store, events: int) -> bool:
@@ -183,6 +186,7 @@ def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log,
             owner = revisions.get(stream)
             if owner is None:
                 owner = crc32(stream) % parts
+            update(_OWNERS[owner])  # equal digests: the parts also split the rows alike, every row to one of them
             if owner == part and not owned(values):
                 return None
             expected += 1

@@ -1,7 +1,7 @@
 """The layering rule, enforced: imports point inward.
 
 ``states`` (the domain) imports only the standard library, its pure helpers and
-``transitions``/``holidays``/``rfc8785``; ``workflow`` never imports an adapter
+``transitions``/``holidays``/``rfc8785``/``orjson``; ``workflow`` never imports an adapter
 module; ``persistence`` never imports ``workflow``; nothing in the package imports the CLI.
 """
 
@@ -31,7 +31,8 @@ def _modules(part: str) -> list[Path]:
 
 
 ALLOWED_IN_STATES = ("beslut.states", "beslut.errors", "beslut.clock")
-THIRD_PARTY_IN_STATES = {"transitions", "holidays", "rfc8785"}
+# orjson: pure in-memory JSON (the audit chain's fast payload parse), no I/O.
+THIRD_PARTY_IN_STATES = {"transitions", "holidays", "rfc8785", "orjson"}
 
 
 @pytest.mark.parametrize("path", _modules("states"), ids=lambda p: p.name)

@@ -284,3 +284,23 @@ def test_both_parts_digest_every_hash_and_where_each_row_went(reader_store: Stor
             partition.note_proposal(record.stream.encode(), record.payload)
         expected.update(bytes([partition.part(record.stream.encode())]))
     assert scans[0] == scans[1] == parallel.Scan(len(records), expected.hexdigest(), records[-1].hash)
+
+
+def test_an_unexpected_error_in_this_process_sends_it_to_one_process(
+    reader_store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug or an odd value met in this process's part: the one-process path runs and answers."""
+    slow = service.verify_store(reader_store, parallel=False).as_dict()
+
+    def broken(_self: object, _values: tuple[Any, ...]) -> bool:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(parallel._Folder, "__call__", broken)
+    assert service.verify_store(reader_store, parallel=True).as_dict() == slow
+    result = service.replay_store(reader_store, parallel=True)
+    try:
+        assert result.events == slow["events"]
+    finally:
+        result.close()
+    said = [r.getMessage() for r in caplog.records if "two processes stopped (boom)" in r.getMessage()]
+    assert len(said) == 2

@@ -300,7 +300,11 @@ class _Helper:
         process = self._process
         if process is None:
             return None
-        _, errors = process.communicate()
+        try:
+            _, errors = process.communicate()
+        except BaseException:  # interrupted while waiting: the helper goes too, and its files
+            self.stop()
+            raise
         self._process = None
         if process.returncode != 0:
             last = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]

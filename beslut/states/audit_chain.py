@@ -54,15 +54,15 @@ class AuditRecord:
 
     def recompute_hash(self) -> str:
         """The hash this record's columns give (compare with :attr:`hash` to see it untouched)."""
-        return _hash(
-            self.seq,
-            self.stream,
-            self.stream_seq,
-            self.recorded_at,
-            self.valid_on,
-            self.kind,
-            self.payload,
-            self.prev_hash,
+        return compute_hash(
+            seq=self.seq,
+            stream=self.stream,
+            stream_seq=self.stream_seq,
+            recorded_at=self.recorded_at,
+            valid_on=self.valid_on,
+            kind=self.kind,
+            payload=self.payload,
+            prev_hash=self.prev_hash,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -238,19 +238,6 @@ def compute_hash(
     text in RFC 8785 key order instead of being parsed and serialised again
     (:func:`hash_content` is the slow, obviously-right form; a test keeps them equal).
     """
-    return _hash(seq, stream, stream_seq, recorded_at, valid_on, kind, payload, prev_hash)
-
-
-def _hash(  # noqa: PLR0917 - the eight hashed columns, positional: a verifier calls this a million times
-    seq: int,
-    stream: str,
-    stream_seq: int,
-    recorded_at: str,
-    valid_on: str,
-    kind: str,
-    payload: str,
-    prev_hash: str,
-) -> str:
     try:
         text = (
             f'{{"kind":{_string(kind)},"payload":{payload},"prev_hash":{_string(prev_hash)},'

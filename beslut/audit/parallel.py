@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -135,6 +135,8 @@ class Partition:
         if isinstance(supersedes, str):
             self.revisions[stream] = self.part(supersedes.encode("utf-8", "surrogatepass"))
 
+
+_T = TypeVar("_T")
 
 OwnedRow = Callable[[tuple[Any, ...]], bool]
 """A part's work on one of its own rows: True when the row is good."""
@@ -280,6 +282,7 @@ class _Helper:
     """The helper process, started at once to read while this process does; its files in a temporary directory."""
 
     def __init__(self, what: str, location: str, last_seq: int) -> None:
+        self._what = what
         self.directory = Path(tempfile.mkdtemp(prefix="beslut-audit-"))
         task = _Task(what, location, last_seq, str(self.directory))
         with (self.directory / _TASK).open("wb") as out:  # mkdtemp's directory: this user's alone
@@ -294,6 +297,22 @@ class _Helper:
         except OSError as error:
             log.warning("audit helper not started (%s): going on in one process", error)
             self._process = None
+
+    def beside(self, work: Callable[[], _T]) -> _T | None:
+        """Run this process's part while the helper runs its own; on an error in it, stop the helper.
+
+        An error is logged and gives None (the one-process path meets it again and says it its way);
+        an interrupt stops the helper and goes on up.
+        """
+        try:
+            return work()
+        except Exception as error:
+            self.stop()
+            log.warning("audit %s in two processes stopped (%s): going on in one process", self._what, error)
+            return None
+        except BaseException:
+            self.stop()
+            raise
 
     def answer(self) -> dict[str, Any] | None:
         """Wait for the helper's answer (None when it failed or found a fault)."""
@@ -344,17 +363,9 @@ def verify_parallel(
         checkpoint=checkpoint, checkpoint_source=source, loader=lambda key, seq: records_before(reader, key, seq)
     )
     helper = _Helper("verify", location, last_seq)
-    try:
-        tree = _TreeFeed(verifier, checkpoint)
-        folder = _Folder(verifier.replayer)
-        mine = scan(reader, part=0, last_seq=last_seq, owned=folder, every=tree)
-    except Exception as error:  # whatever it was, the one-process path meets it again and says it its way
-        helper.stop()
-        log.warning("audit verify in two processes stopped (%s): going on in one process", error)
-        return None
-    except BaseException:
-        helper.stop()
-        raise
+    tree = _TreeFeed(verifier, checkpoint)
+    folder = _Folder(verifier.replayer)
+    mine = helper.beside(lambda: scan(reader, part=0, last_seq=last_seq, owned=folder, every=tree))
     theirs = helper.answer()
     helper.remove()
     if mine is None or theirs is None or theirs["scan"] != mine or not tree.matches_checkpoint():
@@ -425,25 +436,21 @@ def replay_parallel(store: Store, reader: Reader, *, last_seq: int) -> ParallelR
         return None
     helper = _Helper("replay", location, last_seq)
     spilling = SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
+    folder = _Folder(spilling)
+
+    def my_part() -> tuple[Scan, int] | None:
+        found = scan(reader, part=0, last_seq=last_seq, owned=folder)
+        return (found, _write_statuses(helper.directory / _MINE, spilling, folder.first_days)) if found else None
+
     try:
-        folder = _Folder(spilling)
-        mine = scan(reader, part=0, last_seq=last_seq, owned=folder)
-        my_count = _write_statuses(helper.directory / _MINE, spilling, folder.first_days) if mine else 0
-    except Exception as error:  # whatever it was, the one-process path meets it again and says it its way
-        helper.stop()
-        log.warning("audit replay in two processes stopped (%s): going on in one process", error)
-        return None
-    except BaseException:
-        helper.stop()
-        raise
+        mine = helper.beside(my_part)
     finally:
         spilling.close()
     theirs = helper.answer()
-    if mine is None or theirs is None or theirs["scan"] != mine or spilling.events + theirs["events"] != last_seq:
+    if mine is None or theirs is None or theirs["scan"] != mine[0] or spilling.events + theirs["events"] != last_seq:
         helper.remove()
         return None
-    statuses = _MergedStatuses(helper.directory, my_count, theirs["statuses"])
-    return ParallelReplay(events=last_seq, statuses=statuses)
+    return ParallelReplay(events=last_seq, statuses=_MergedStatuses(helper.directory, mine[1], theirs["statuses"]))
 
 
 def _write_statuses(path: Path, replayer: SpillingReplayer, first_days: dict[str, date]) -> int:

@@ -16,7 +16,8 @@ import pytest
 import typer.main
 
 from bench.bench_audit import build_log
-from beslut.audit import keys
+from beslut.audit import checkpoint as checkpoints
+from beslut.audit import keys, service
 from beslut.clock import STOCKHOLM, FixedClock
 from beslut.persistence import open_store
 from beslut.workflow import Engine
@@ -69,6 +70,18 @@ def build(url: str, events: int, *, group: int = 20) -> str:
     return url
 
 
+def sign(url: str, tmp_path: Path) -> checkpoints.Checkpoint:
+    """A checkpoint of the log in *url* as it is now (before an attack), signed with a key pair in *tmp_path*."""
+    private, public = tmp_path / "k.pem", tmp_path / "k.pub"
+    if not private.exists():
+        keys.generate(private, public)
+    store = open_store(url, read_only=True)
+    try:
+        return service.make_checkpoint(store, keys.load_private(private), now=datetime.now(STOCKHOLM))
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def small_log(store_url: str) -> str:
     """A log of a few hundred events (a handful of recommendations, interleaved) on either store."""
@@ -111,4 +124,4 @@ def at(clock: FixedClock, day: str, hour: int = 10) -> date:
     return when
 
 
-__all__ = ["KEY", "SPEC_2022", "SPEC_2025", "at", "build"]
+__all__ = ["KEY", "SPEC_2022", "SPEC_2025", "at", "build", "sign"]

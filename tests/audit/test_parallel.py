@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from beslut.audit import keys, parallel, service
+from beslut.audit import parallel, service
 from beslut.audit.checkpoint import Checkpoint
 from beslut.audit.source import read_log
 from beslut.clock import STOCKHOLM, FixedClock
@@ -28,7 +28,7 @@ from beslut.errors import AuditVerificationFailed
 from beslut.persistence import Store, open_store
 from beslut.workflow import Engine
 from tests.audit.attacker import Attacker
-from tests.audit.conftest import build
+from tests.audit.conftest import build, sign
 
 REVISION = "svom-2025-mini-maria-revision-d"  # CRC-32 puts it in the other part than KEY_2022
 
@@ -170,16 +170,6 @@ def test_the_partition_keeps_a_line_of_revisions_together() -> None:
 
 
 # ---------------------------------------------------------------- faults: the parallel path steps aside
-
-
-def sign(url: str, tmp_path: Path) -> Checkpoint:
-    private, public = tmp_path / "k.pem", tmp_path / "k.pub"
-    keys.generate(private, public)
-    store = open_store(url, read_only=True)
-    try:
-        return service.make_checkpoint(store, keys.load_private(private), now=datetime.now(STOCKHOLM))
-    finally:
-        store.close()
 
 
 def test_a_checkpoint_the_log_extends_gives_the_same_report(big_log: str, tmp_path: Path) -> None:

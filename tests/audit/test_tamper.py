@@ -13,7 +13,6 @@ import json
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -21,13 +20,12 @@ import pytest
 from psycopg import sql
 
 from beslut.audit import checkpoint as checkpoints
-from beslut.audit import keys, service
+from beslut.audit import service
 from beslut.audit.verify import Report
-from beslut.clock import STOCKHOLM
 from beslut.persistence import open_store
 from beslut.states.audit_chain import canonical_json
 from tests.audit.attacker import COLUMNS, Attacker, flipped
-from tests.audit.conftest import build
+from tests.audit.conftest import build, sign
 from tests.cli.helpers import run
 from tests.pg_server import ThrowawayPostgres, psycopg_url, with_database
 
@@ -85,18 +83,6 @@ def verify(url: str, checkpoint: checkpoints.Checkpoint | None = None) -> Report
     store = open_store(url, read_only=True)
     try:
         return service.verify_store(store, checkpoint=checkpoint, source="cp.json")
-    finally:
-        store.close()
-
-
-def sign(url: str, tmp_path: Path) -> checkpoints.Checkpoint:
-    """A checkpoint of the log as it is now (before the attack)."""
-    private, public = tmp_path / "k.pem", tmp_path / "k.pub"
-    if not private.exists():
-        keys.generate(private, public)
-    store = open_store(url, read_only=True)
-    try:
-        return service.make_checkpoint(store, keys.load_private(private), now=datetime.now(STOCKHOLM))
     finally:
         store.close()
 

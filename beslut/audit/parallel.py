@@ -406,12 +406,8 @@ class _TreeFeed:
         verifier = self.verifier
         if verifier.tree.size < cp.tree_size or self.signed_head != cp.head_hash:
             return False
-        head = verifier.head_hash
-        verifier.head_hash = self.signed_head  # the comparison reads the head as it was at the checkpoint's size
-        try:
-            return verifier.against_checkpoint(cp) is None
-        finally:
-            verifier.head_hash = head
+        # the head as it was at the checkpoint's size, not the log's head now
+        return verifier.against_checkpoint(cp, head_hash=self.signed_head) is None
 
 
 # ---------------------------------------------------------------- replay

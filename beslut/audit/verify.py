@@ -138,11 +138,14 @@ class Verifier:
                 failure = earlier
         return self.report(chain.count, failure)
 
-    def against_checkpoint(self, cp: Checkpoint, *, partial: bool = False) -> _Failure | None:
+    def against_checkpoint(
+        self, cp: Checkpoint, *, partial: bool = False, head_hash: str | None = None
+    ) -> _Failure | None:
         """Compare the signed subtrees with the log's (at or before the checkpoint's size).
 
         *partial*: the log was not read to its end (a failure stopped it); compare only the
-        subtrees read so far, and do not call the rest missing.
+        subtrees read so far, and do not call the rest missing. *head_hash*: the hash at the checkpoint's
+        size, when the log was read past it (default: the head so far).
         """
         size = self.tree.size
         found = self.tree.found()
@@ -171,7 +174,8 @@ class Verifier:
                 f"seq 1..{cp.tree_size} (seq {size + 1}..{cp.tree_size} were removed)",
                 (size + 1, cp.tree_size),
             )
-        if self.head_hash != cp.head_hash:  # implied by the subtrees; kept as a plain second statement
+        head = self.head_hash if head_hash is None else head_hash
+        if head != cp.head_hash:  # implied by the subtrees; kept as a plain second statement
             return _Failure(cp.tree_size, "checkpoint", f"seq {cp.tree_size} is not the head the checkpoint signed")
         return None
 

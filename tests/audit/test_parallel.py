@@ -294,3 +294,17 @@ def test_an_unexpected_error_in_this_process_sends_it_to_one_process(
         result.close()
     said = [r.getMessage() for r in caplog.records if "two processes stopped (boom)" in r.getMessage()]
     assert len(said) == 2
+
+
+def test_a_log_grown_past_its_checkpoint_gives_the_same_report(big_log: str, tmp_path: Path) -> None:
+    """The checkpoint's head is the hash at its size, not the log's head now: both paths compare that one."""
+    signed = sign(big_log, tmp_path)
+    build(big_log, 200)  # more events after the checkpoint
+    store = open_store(big_log, read_only=True)
+    try:
+        fast, slow = verify_both(store, signed)
+        assert slow["ok"]
+        assert slow["events"] > signed.tree_size
+        assert fast == slow
+    finally:
+        store.close()

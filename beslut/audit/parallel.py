@@ -55,11 +55,10 @@ from beslut.audit.replay import Replayer
 from beslut.audit.source import records_before, to_row
 from beslut.audit.streams import SPILL_KEEP, SpillingReplayer, Spool, first_day
 from beslut.audit.verify import Report, Verifier
-from beslut.persistence import Reader, Store, audit_rows, open_store
+from beslut.persistence import Reader, Store, audit_chain_summary, audit_hashes, audit_rows, open_store
 from beslut.states.audit_chain import GENESIS_HASH
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case
-from beslut.workflow.views import case_status
 
 PARTS = 2
 MIN_EVENTS = 50_000
@@ -109,22 +108,35 @@ def _as_bytes(value: object) -> bytes:
     raise TypeError(f"not text: {type(value).__name__}")
 
 
+_PER_MILLE = 1000
+HALF = 500
+REPLAY_SHARE = 490
+"""This process's share (per mille) of a replay's streams: it also counts and compares the whole chain in the
+database and merges the two parts' documents, while the helper starts half a second late (docs/performance.md)."""
+
+
 class Partition:
     """Which part each stream belongs to: by the CRC-32 of its name, except a revision's.
 
-    A revision belongs with the recommendation it supersedes (and so, transitively, the whole line of
-    revisions), since verifying a supersession reads both cases. Both parts see every proposal, in the
-    same order, so they agree; only the revisions are remembered (memory stays flat).
+    Part 0 takes the streams whose CRC-32 modulo 1000 is below *share* (per mille), part 1 the others: not
+    always half, since the parts need not cost alike (a part that reads only its own rows is quicker per
+    row of the log). A revision belongs with the recommendation it supersedes (and so, transitively, the
+    whole line of revisions), since verifying a supersession reads both cases. Both parts see every
+    proposal, in the same order, so they agree; only the revisions are remembered (memory stays flat).
     """
 
-    def __init__(self, parts: int = PARTS) -> None:
-        self.parts = parts
+    def __init__(self, share: int = HALF) -> None:
+        if PARTS != 2 or not 0 < share < _PER_MILLE:  # two parts, each with some streams
+            raise ValueError(f"a share of {share} per mille for the first of {PARTS} parts")
+        self.share = share
         self.revisions: dict[bytes, int] = {}  # a revision's stream -> its part (the others: by their CRC-32)
 
     def part(self, stream: bytes) -> int:
         """The part of *stream* (:func:`scan` inlines this)."""
         found = self.revisions.get(stream)
-        return found if found is not None else zlib.crc32(stream) % self.parts
+        if found is not None:
+            return found
+        return 0 if zlib.crc32(stream) % _PER_MILLE < self.share else 1
 
     def note_proposal(self, stream: bytes, payload: object) -> None:
         """Read a proposal's spec: a revision joins the part of what it supersedes (an unreadable one: its own)."""
@@ -144,24 +156,31 @@ OwnedRow = Callable[[tuple[Any, ...]], bool]
 
 @dataclass(frozen=True)
 class Scan:
-    """What one part read: how many rows, the running digest of their ``hash`` column, and the last hash."""
+    """What one part read: how many rows, the running digests of their ``hash`` column, and the last hash.
+
+    *digest* covers every row's hash and which part it went to; *shares* one digest per part, of the hashes
+    of that part's rows only: what a helper that reads only its own rows can compare.
+    """
 
     rows: int
     digest: str
     head_hash: str
+    shares: tuple[str, ...]
 
 
 def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log, in both parts
-    reader: Reader, *, part: int, last_seq: int, owned: OwnedRow, every: OwnedRow | None = None
+    reader: Reader, *, part: int, last_seq: int, owned: OwnedRow, every: OwnedRow | None = None, share: int = HALF
 ) -> Scan | None:
     """Read rows 1..*last_seq*: check seq and links of all, hand this part's rows to *owned*; None at any fault.
 
     *every* (this process only) sees every row after its link is checked: the Merkle tree.
     """
-    partition = Partition()
-    revisions, parts, crc32 = partition.revisions, partition.parts, zlib.crc32  # the loop runs a million times
+    partition = Partition(share)
+    revisions, crc32 = partition.revisions, zlib.crc32  # the loop runs a million times
     digest = hashlib.sha256()
     update = digest.update
+    shares = [hashlib.sha256() for _ in range(PARTS)]
+    share_updates = [d.update for d in shares]
     expected = 1
     previous = GENESIS_HASH.encode()
     rows = audit_rows(reader)
@@ -187,8 +206,9 @@ def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log,
                 return None
             owner = revisions.get(stream)
             if owner is None:
-                owner = crc32(stream) % parts
+                owner = 0 if crc32(stream) % _PER_MILLE < share else 1
             update(_OWNERS[owner])  # equal digests: the parts also split the rows alike, every row to one of them
+            share_updates[owner](this_hash)
             if owner == part and not owned(values):
                 return None
             expected += 1
@@ -198,7 +218,95 @@ def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log,
             close()
     if expected - 1 != last_seq:
         return None
-    return Scan(rows=last_seq, digest=digest.hexdigest(), head_hash=previous.decode("ascii", "replace"))
+    head = previous.decode("ascii", "replace")
+    return Scan(last_seq, digest.hexdigest(), head, tuple(d.hexdigest() for d in shares))
+
+
+@dataclass(frozen=True)
+class OwnScan:
+    """What a part that read only its own rows read: how many, and the digest of their ``hash`` column."""
+
+    rows: int
+    share: str
+
+
+def split_streams(reader: Reader, *, last_seq: int, share: int) -> tuple[list[str], list[str]] | None:
+    """Each part's streams (their names, as stored), from the proposals up to *last_seq* in seq order.
+
+    The split of :class:`Partition` (a revision with what it supersedes); None when a proposal's stream is
+    not text (the one-process path names that row).
+    """
+    partition = Partition(share)
+    parts: dict[str, int] = {}
+    for values in audit_rows(reader, up_to_seq=last_seq, kind=_PROPOSED):
+        stream, payload = values[1], values[6]
+        try:
+            raw = _as_bytes(stream)
+            name = raw.decode("utf-8")
+        except (TypeError, UnicodeDecodeError):
+            return None
+        partition.note_proposal(raw, payload)
+        parts[name] = partition.part(raw)
+    return [name for name, part in parts.items() if part == 0], [name for name, part in parts.items() if part == 1]
+
+
+def scan_own(reader: Reader, *, last_seq: int, streams: list[str], owned: OwnedRow) -> OwnScan | None:
+    """Read the rows of *streams* up to *last_seq* (the database leaves the others out); None at any fault.
+
+    Nothing here checks seq gaps or links: :func:`chain_whole` checks those of every row in the database,
+    and the digest of each part's hashes (each checked against its row's content by *owned*, seq included)
+    must equal the one this process computes for that part (:func:`share_digest`), so both read the same rows.
+    """
+    digest = hashlib.sha256()
+    count = 0
+    previous = 0
+    rows = audit_rows(reader, up_to_seq=last_seq, scanned_streams=streams)
+    try:
+        for values in rows:
+            seq = values[0]
+            if type(seq) is not int or seq <= previous:
+                return None
+            previous = seq
+            if not owned(values):
+                return None
+            digest.update(_as_bytes(values[8]))
+            count += 1
+    except TypeError:  # a hash that is not text: the one-process path names it
+        return None
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    return OwnScan(count, digest.hexdigest())
+
+
+def share_digest(reader: Reader, *, last_seq: int, streams: list[str]) -> OwnScan | None:
+    """How many rows *streams* have up to *last_seq*, and the digest of their hashes (what :func:`scan_own` gives)."""
+    digest = hashlib.sha256()
+    count = 0
+    try:
+        for value in audit_hashes(reader, up_to_seq=last_seq, scanned_streams=streams):
+            digest.update(_as_bytes(value))
+            count += 1
+    except TypeError:
+        return None
+    return OwnScan(count, digest.hexdigest())
+
+
+def chain_whole(reader: Reader, *, last_seq: int) -> bool:
+    """True when the rows up to *last_seq* are seq 1..*last_seq*, each once, every one linked to the one before."""
+    summary = audit_chain_summary(reader, up_to_seq=last_seq)
+    try:
+        genesis = _as_bytes(summary.first_prev_hash) == GENESIS_HASH.encode()
+    except TypeError:
+        return False
+    return (
+        summary.rows == summary.distinct == summary.integers == last_seq
+        and summary.first == 1
+        and summary.last == last_seq
+        and summary.linked == last_seq - 1
+        and genesis
+    )
 
 
 class _Folder:
@@ -232,12 +340,13 @@ class _Task:
     location: str  # on a file, not the command line, where `ps` would show a PostgreSQL password
     last_seq: int
     out_dir: str  # the helper's answer (and, for a replay, its cases) go here
+    share: int = HALF  # part 0's share of the streams (per mille)
 
 
 _TASK = "task.pickle"
 _ANSWER = "answer.pickle"
-_MINE = "statuses-0.pickle"
-_THEIRS = "statuses-1.pickle"
+_MINE = "statuses-0.jsonl"
+_THEIRS = "statuses-1.jsonl"
 
 
 def _helper_main() -> int:
@@ -260,20 +369,28 @@ def _helper_main() -> int:
 
 
 def _helper_part(reader: Reader, task: _Task) -> dict[str, Any] | None:
+    """The helper's part (part 1): its answer, with the digest of its rows' hashes (``share``) to compare."""
     if task.what == "verify":
         replayer = Replayer(check_rules=True, loader=lambda key, seq: records_before(reader, key, seq))
-        found = scan(reader, part=1, last_seq=task.last_seq, owned=_Folder(replayer))
+        found = scan(reader, part=1, last_seq=task.last_seq, owned=_Folder(replayer), share=task.share)
         if found is None:
             return None
-        return {"scan": found, "streams": replayer.streams, "events": replayer.events}
+        return {"share": found.shares[1], "streams": replayer.streams, "events": replayer.events}
     spilling = SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
     try:
         folder = _Folder(spilling)
-        found = scan(reader, part=1, last_seq=task.last_seq, owned=folder)
-        if found is None:
+        split = split_streams(reader, last_seq=task.last_seq, share=task.share)
+        own = scan_own(reader, last_seq=task.last_seq, streams=split[1], owned=folder) if split else None
+        if own is None:
             return None
         count = _write_statuses(Path(task.out_dir) / _THEIRS, spilling, folder.first_days)
-        return {"scan": found, "streams": spilling.streams, "events": spilling.events, "statuses": count}
+        return {
+            "share": own.share,
+            "rows": own.rows,
+            "streams": spilling.streams,
+            "events": spilling.events,
+            "statuses": count,
+        }
     finally:
         spilling.close()
 
@@ -281,10 +398,10 @@ def _helper_part(reader: Reader, task: _Task) -> dict[str, Any] | None:
 class _Helper:
     """The helper process, started at once to read while this process does; its files in a temporary directory."""
 
-    def __init__(self, what: str, location: str, last_seq: int) -> None:
+    def __init__(self, what: str, location: str, last_seq: int, *, share: int = HALF) -> None:
         self._what = what
         self.directory = Path(tempfile.mkdtemp(prefix="beslut-audit-"))
-        task = _Task(what, location, last_seq, str(self.directory))
+        task = _Task(what, location, last_seq, str(self.directory), share)
         with (self.directory / _TASK).open("wb") as out:  # mkdtemp's directory: this user's alone
             pickle.dump(task, out, protocol=pickle.HIGHEST_PROTOCOL)
         try:
@@ -368,7 +485,7 @@ def verify_parallel(
     mine = helper.beside(lambda: scan(reader, part=0, last_seq=last_seq, owned=folder, every=tree))
     theirs = helper.answer()
     helper.remove()
-    if mine is None or theirs is None or theirs["scan"] != mine or not tree.matches_checkpoint():
+    if mine is None or theirs is None or theirs["share"] != mine.shares[1] or not tree.matches_checkpoint():
         return None
     if verifier.replayer.events + theirs["events"] != last_seq:
         return None
@@ -424,39 +541,61 @@ class ParallelReplay:
 def replay_parallel(store: Store, reader: Reader, *, last_seq: int) -> ParallelReplay | None:
     """`audit replay` (no as-of, no --check) of a clean log on two processes; None otherwise.
 
-    Each part also writes its own status documents (the cost allocation above all: a quarter of a replay's
-    time), so that work is split too; the output reads the two files merged in `status` order.
+    Unlike `verify` (which reads every row in both parts: its Merkle tree wants every hash), each part reads
+    only its own streams' rows, picked by the database (:func:`split_streams`, :func:`scan_own`); this
+    process has the database check seq and links of every row (:func:`chain_whole`) and digests the
+    helper's rows' hashes to compare (:func:`share_digest`). Each part also writes its own status documents
+    (the cost allocation above all), so that work is split too; the output reads the two files merged in
+    `status` order.
     """
     location = _location(store)
     if location is None or last_seq == 0:
         return None
-    helper = _Helper("replay", location, last_seq)
+    helper = _Helper("replay", location, last_seq, share=REPLAY_SHARE)
     spilling = SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
     folder = _Folder(spilling)
 
-    def my_part() -> tuple[Scan, int] | None:
-        found = scan(reader, part=0, last_seq=last_seq, owned=folder)
-        return (found, _write_statuses(helper.directory / _MINE, spilling, folder.first_days)) if found else None
+    def my_part() -> tuple[OwnScan, OwnScan, int] | None:
+        split = split_streams(reader, last_seq=last_seq, share=REPLAY_SHARE)
+        if split is None or not chain_whole(reader, last_seq=last_seq):
+            return None
+        own = scan_own(reader, last_seq=last_seq, streams=split[0], owned=folder)
+        theirs = share_digest(reader, last_seq=last_seq, streams=split[1])
+        if own is None or theirs is None or own.rows + theirs.rows != last_seq:
+            return None
+        return own, theirs, _write_statuses(helper.directory / _MINE, spilling, folder.first_days)
 
     try:
         mine = helper.beside(my_part)
     finally:
         spilling.close()
-    theirs = helper.answer()
-    if mine is None or theirs is None or theirs["scan"] != mine[0] or spilling.events + theirs["events"] != last_seq:
+    if mine is None:
+        helper.stop()
+        return None
+    answer = helper.answer()
+    _, expected, my_count = mine
+    if (
+        answer is None
+        or (answer["rows"], answer["share"]) != (expected.rows, expected.share)
+        or spilling.events + answer["events"] != last_seq
+    ):
         helper.remove()
         return None
-    return ParallelReplay(events=last_seq, statuses=_MergedStatuses(helper.directory, mine[1], theirs["statuses"]))
+    return ParallelReplay(events=last_seq, statuses=_MergedStatuses(helper.directory, my_count, answer["statuses"]))
 
 
 def _write_statuses(path: Path, replayer: SpillingReplayer, first_days: dict[str, date]) -> int:
-    """Write (day, key, status document) of every stream with a case, in `status` order; return how many."""
+    """Write ``[day proposed, key, status document]`` of every stream with a case, in `status` order, as JSON lines.
+
+    The documents are the replayer's JSON as it is (a dropped case's was written when it was dropped), not
+    parsed and written again. Returns how many.
+    """
     count = 0
     with path.open("wb") as out:
         for key in sorted(first_days, key=lambda k: (first_days[k], k)):
-            case = replayer.final(key)
-            if case is not None:
-                pickle.dump((first_days[key], key, case_status(case)), out, protocol=pickle.HIGHEST_PROTOCOL)
+            document = replayer.final_document(key)
+            if document is not None:
+                out.write(orjson.dumps([first_days[key].isoformat(), key, orjson.Fragment(document)]) + b"\n")
                 count += 1
     return count
 
@@ -472,10 +611,11 @@ class _MergedStatuses(Spool):
     def __len__(self) -> int:
         return sum(self._counts.values())
 
-    def _read(self, name: str) -> Iterator[tuple[date, str, dict[str, Any]]]:
+    def _read(self, name: str) -> Iterator[list[Any]]:
+        """One part's ``[day, key, document]`` items (an ISO day sorts as the day does)."""
         with (self._directory / name).open("rb") as file:
-            for _ in range(self._counts[name]):
-                item: tuple[date, str, dict[str, Any]] = pickle.load(file)  # noqa: S301 - written by this run
+            for _, line in zip(range(self._counts[name]), file, strict=False):
+                item: list[Any] = orjson.loads(line)
                 yield item
 
     def add(self, case: Case) -> None:

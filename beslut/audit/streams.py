@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any
 
+import orjson
+
 from beslut.audit.chain import ChainChecker
 from beslut.audit.replay import AsOfRecorded, AsOfValid, Difference, HeldBack, Replayer, diff_cases
 from beslut.audit.source import read_log
@@ -143,10 +145,14 @@ SPILL_KEEP = 512
 
 
 class SpillingReplayer(Replayer):
-    """A :class:`Replayer` that keeps at most *keep* cases in memory and the rest pickled on a temporary file.
+    """A :class:`Replayer` that keeps at most *keep* cases in memory and the rest on a temporary file.
 
-    A dropped case is read back from the file when its stream goes on, and at the end for the output, so
-    the log is read once (the base class folds a dropped case again from its stream's rows instead).
+    A dropped case goes to the file twice over: its ``status --json`` document (JSON) and the case itself
+    (pickled). The case is read back only when its stream goes on (rare: a stream is dropped when it has
+    been quiet longest) or for ``--check``; the output reads the document alone. Why both: the case alone
+    cost a pickle written, read back and turned into its document at the end (about 250 us per
+    recommendation, a fifth of a replay's time, docs/performance.md); the document alone would leave a
+    stream that goes on nothing to go on from but its rows, folded again.
     """
 
     def __init__(self, calendar: BusinessCalendar, *, keep: int = 512) -> None:
@@ -156,16 +162,28 @@ class SpillingReplayer(Replayer):
         weakref.finalize(self, self._file.close)
 
     def _drop(self, key: str, case: Case) -> None:
-        self._file.seek(0, 2)
-        self._dropped[key] = self._file.tell()  # where its pickle starts (the base class keeps a version here)
-        pickle.dump(case, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        # At the offset kept (the base class keeps a version here): the document's length, the document, the case.
+        file = self._file
+        file.seek(0, 2)
+        self._dropped[key] = file.tell()
+        document = orjson.dumps(case_status(case))
+        file.write(len(document).to_bytes(_LENGTH, "big"))
+        file.write(document)
+        pickle.dump(case, file, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _restore(self, key: str, before_seq: int) -> Case:
-        return self._read(self._dropped.pop(key))
+        return self._read_case(self._dropped.pop(key))
 
-    def _read(self, offset: int) -> Case:
-        self._file.seek(offset)
-        case: Case = pickle.load(self._file)  # noqa: S301 - a temporary file only this process wrote
+    def _read_document(self, offset: int) -> bytes:
+        file = self._file
+        file.seek(offset)
+        return file.read(int.from_bytes(file.read(_LENGTH), "big"))
+
+    def _read_case(self, offset: int) -> Case:
+        file = self._file
+        file.seek(offset)
+        file.seek(int.from_bytes(file.read(_LENGTH), "big"), 1)  # past the document
+        case: Case = pickle.load(file)  # noqa: S301 - a temporary file only this process wrote
         return case
 
     def final_known(self, key: str) -> bool:
@@ -176,12 +194,24 @@ class SpillingReplayer(Replayer):
         """Stream *key*'s case after the whole log (from memory or the file), None if it has none."""
         case = self.cases.get(key)
         if case is None and key in self._dropped:
-            case = self._read(self._dropped[key])
+            case = self._read_case(self._dropped[key])
         return case
+
+    def final_document(self, key: str) -> bytes | None:
+        """Stream *key*'s status document after the whole log, as JSON (None if it has no case)."""
+        case = self.cases.get(key)
+        if case is not None:
+            return orjson.dumps(case_status(case))
+        if key in self._dropped:
+            return self._read_document(self._dropped[key])
+        return None
 
     def close(self) -> None:
         """Remove the file."""
         self._file.close()
+
+
+_LENGTH = 4  # bytes of a spilled document's length (a status document is well under 4 GiB)
 
 
 def _single_pass(reader: Reader, *, check: bool) -> Streamed:
@@ -264,9 +294,9 @@ class _ReplayedStatuses(Spool):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for key in self._order:
-            case = self._replayer.final(key)
-            assert case is not None  # final_known said so
-            yield case_status(case)
+            document = self._replayer.final_document(key)
+            assert document is not None  # final_known said so
+            yield orjson.loads(document)
 
     def close(self) -> None:
         """Remove the replayer's spill file."""

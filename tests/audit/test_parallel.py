@@ -30,7 +30,7 @@ from beslut.workflow import Engine
 from tests.audit.attacker import Attacker
 from tests.audit.conftest import build, sign
 
-REVISION = "svom-2025-mini-maria-revision-d"  # CRC-32 puts it in the other part than KEY_2022
+REVISION = "svom-2025-mini-maria-revision-b"  # its CRC-32 puts it in the other part than KEY_2022
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_rows_after_the_last_seq_are_not_read(reader_store: Store) -> None:
 @pytest.fixture
 def revised(store_url: str) -> str:
     """The demo's 2022 recommendation and a 2025 revision of it whose key hashes to the other part, in force."""
-    assert zlib.crc32(REVISION.encode()) % 2 != zlib.crc32(KEY_2022.encode()) % 2
+    assert parallel.Partition().part(REVISION.encode()) != parallel.Partition().part(KEY_2022.encode())
     clock = FixedClock(datetime(2026, 1, 1, tzinfo=STOCKHOLM))
     engine = Engine(open_store(store_url), clock=clock, actor="registry")
     try:
@@ -166,7 +166,19 @@ def test_the_partition_keeps_a_line_of_revisions_together() -> None:
     partition.note_proposal(b"x", "not json")  # an unreadable proposal keeps its own part
     partition.note_proposal(b"y", '{"spec":{"supersedes":7}}')
     assert partition.part(revision) == partition.part(second) == partition.part(original)
-    assert partition.part(b"x") == zlib.crc32(b"x") % 2
+    assert partition.part(b"x") == (0 if zlib.crc32(b"x") % 1000 < parallel.HALF else 1)
+
+
+def test_a_share_moves_streams_to_the_helper_and_no_further() -> None:
+    """Part 0 takes the streams whose CRC-32 modulo 1000 is below its share, and nothing else changes."""
+    names = [f"rec-{n}".encode() for n in range(2000)]
+    half, light = parallel.Partition(), parallel.Partition(parallel.REPLAY_SHARE)
+    mine_half = {n for n in names if half.part(n) == 0}
+    mine_light = {n for n in names if light.part(n) == 0}
+    assert mine_light < mine_half  # a smaller share only gives streams away
+    assert abs(len(mine_light) / len(names) - parallel.REPLAY_SHARE / 1000) < 0.03
+    with pytest.raises(ValueError, match="per mille"):
+        parallel.Partition(1000)
 
 
 # ---------------------------------------------------------------- faults: the parallel path steps aside
@@ -209,7 +221,8 @@ def test_a_tampered_row_sends_it_to_one_process(big_log: str, column: str) -> No
     try:
         attacker.drop_triggers()
         records = attacker.records()
-        targets = {zlib.crc32(r.stream.encode()) % 2: r for r in records[500:] if r.kind == "party.decided"}
+        split = parallel.Partition()
+        targets = {split.part(r.stream.encode()): r for r in records[500:] if r.kind == "party.decided"}
         for target in targets.values():  # one row in each part
             value: Any = {
                 "payload": target.payload.replace('"party":', '"party" :'),
@@ -235,6 +248,71 @@ def test_a_tampered_row_sends_it_to_one_process(big_log: str, column: str) -> No
             service.replay_store(store, parallel=True)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("attack", ["delete", "duplicate", "unknown stream", "broken link", "genesis"])
+def test_a_replay_steps_aside_when_the_database_finds_a_row_out_of_place(big_log: str, attack: str) -> None:
+    """A replay's parts read only their own streams' rows, so seq and links are the database's to check."""
+    attacker = Attacker(big_log)
+    try:
+        attacker.drop_triggers()
+        middle = attacker.records()[1500]
+        if attack == "delete":
+            attacker.sql("DELETE FROM audit_event WHERE seq = :seq", {"seq": middle.seq})
+        elif attack == "duplicate":  # the same seq twice: possible once the primary key is gone
+            attacker.drop_constraints()
+            attacker.insert(attacker.row(middle.seq))
+        elif attack == "unknown stream":  # a row no proposal names: neither part would read it
+            attacker.set(middle.seq, "stream", "a-stream-never-proposed")
+        elif attack == "broken link":
+            attacker.set(middle.seq, "prev_hash", "f" * 64)
+        else:
+            attacker.set(1, "prev_hash", "1" * 64)
+    finally:
+        attacker.close()
+    store = open_store(big_log, read_only=True)
+    try:
+        with store.reader() as reader:
+            assert parallel.replay_parallel(store, reader, last_seq=reader.audit_head_seq()) is None
+        with pytest.raises(AuditVerificationFailed) as one:
+            service.replay_store(store, parallel=False)
+        with pytest.raises(AuditVerificationFailed) as two:
+            service.replay_store(store, parallel=True)
+        assert str(two.value) == str(one.value)
+    finally:
+        store.close()
+
+
+def test_the_database_checks_seq_and_links_up_to_the_last_seq(reader_store: Store) -> None:
+    with reader_store.reader() as reader:
+        head = reader.audit_head_seq()
+        assert parallel.chain_whole(reader, last_seq=head)
+        assert parallel.chain_whole(reader, last_seq=head - 7)  # a prefix is whole too
+        assert not parallel.chain_whole(reader, last_seq=head + 1)  # a row missing at the end
+
+
+def test_a_part_digests_the_hashes_of_its_own_streams_as_this_process_does(reader_store: Store) -> None:
+    """What the helper reports of its rows (scan_own) and what this process expects (share_digest) agree."""
+    with reader_store.reader() as reader:
+        head = reader.audit_head_seq()
+        records = [row.record for row in read_log(reader)]
+        split = parallel.split_streams(reader, last_seq=head, share=parallel.REPLAY_SHARE)
+        assert split is not None
+        assert set(split[0]).isdisjoint(split[1])
+        assert set(split[0]) | set(split[1]) == {r.stream for r in records}
+        for part, streams in enumerate(split):
+            seen: list[int] = []
+
+            def note(values: tuple[Any, ...], seen: list[int] = seen) -> bool:
+                seen.append(values[0])
+                return True
+
+            own = parallel.scan_own(reader, last_seq=head, streams=streams, owned=note)
+            expected = [r for r in records if r.stream in set(streams)]
+            assert seen == [r.seq for r in expected], part
+            digest = hashlib.sha256(b"".join(r.hash.encode() for r in expected)).hexdigest()
+            assert own == parallel.share_digest(reader, last_seq=head, streams=streams)
+            assert own == parallel.OwnScan(len(expected), digest)
 
 
 def test_a_helper_that_cannot_start_or_fails_sends_it_to_one_process(
@@ -273,7 +351,14 @@ def test_both_parts_digest_every_hash_and_where_each_row_went(reader_store: Stor
         if record.kind == "recommendation.proposed":
             partition.note_proposal(record.stream.encode(), record.payload)
         expected.update(bytes([partition.part(record.stream.encode())]))
-    assert scans[0] == scans[1] == parallel.Scan(len(records), expected.hexdigest(), records[-1].hash)
+    shares = [hashlib.sha256(), hashlib.sha256()]
+    partition = parallel.Partition()
+    for record in records:
+        if record.kind == "recommendation.proposed":
+            partition.note_proposal(record.stream.encode(), record.payload)
+        shares[partition.part(record.stream.encode())].update(record.hash.encode())
+    digests = tuple(d.hexdigest() for d in shares)
+    assert scans[0] == scans[1] == parallel.Scan(len(records), expected.hexdigest(), records[-1].hash, digests)
 
 
 def test_an_unexpected_error_in_this_process_sends_it_to_one_process(

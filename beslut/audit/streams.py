@@ -206,6 +206,16 @@ class SpillingReplayer(Replayer):
             return self._read_document(self._dropped[key])
         return None
 
+    def final_status(self, key: str) -> dict[str, Any] | None:
+        """Stream *key*'s status document after the whole log (None if it has no case)."""
+        case = self.cases.get(key)
+        if case is not None:
+            return case_status(case)
+        if key in self._dropped:
+            status: dict[str, Any] = orjson.loads(self._read_document(self._dropped[key]))
+            return status
+        return None
+
     def close(self) -> None:
         """Remove the file."""
         self._file.close()
@@ -294,9 +304,9 @@ class _ReplayedStatuses(Spool):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for key in self._order:
-            document = self._replayer.final_document(key)
-            assert document is not None  # final_known said so
-            yield orjson.loads(document)
+            status = self._replayer.final_status(key)
+            assert status is not None  # final_known said so
+            yield status
 
     def close(self) -> None:
         """Remove the replayer's spill file."""

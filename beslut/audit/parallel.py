@@ -343,6 +343,12 @@ class _Task:
     share: int = HALF  # part 0's share of the streams (per mille)
 
 
+_CODE_ROOT = Path(__file__).resolve().parents[2]
+"""The directory holding the ``beslut`` package this process runs (the helper must run the same code)."""
+
+_ANSWER_KEYS = {"share": str, "rows": int, "streams": int, "events": int}
+"""What a helper answers (a replay's also ``statuses``), and of what type."""
+
 _TASK = "task.pickle"
 _ANSWER = "answer.pickle"
 _MINE = "statuses-0.jsonl"
@@ -375,7 +381,8 @@ def _helper_part(reader: Reader, task: _Task) -> dict[str, Any] | None:
         found = scan(reader, part=1, last_seq=task.last_seq, owned=_Folder(replayer), share=task.share)
         if found is None:
             return None
-        return {"share": found.shares[1], "streams": replayer.streams, "events": replayer.events}
+        events = replayer.events
+        return {"share": found.shares[1], "rows": events, "streams": replayer.streams, "events": events}
     spilling = SpillingReplayer(BusinessCalendar(), keep=SPILL_KEEP)
     try:
         folder = _Folder(spilling)
@@ -407,6 +414,7 @@ class _Helper:
         try:
             self._process: subprocess.Popen[bytes] | None = subprocess.Popen(  # noqa: S603 - our own module
                 [sys.executable, "-m", "beslut.audit.parallel", str(self.directory)],
+                cwd=_CODE_ROOT,  # "-m" looks here first: this very beslut, not one in the caller's directory
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -448,9 +456,15 @@ class _Helper:
             return None
         try:
             with (self.directory / _ANSWER).open("rb") as file:
-                answer: dict[str, Any] | None = pickle.load(file)  # noqa: S301 - our own helper wrote it
-        except (OSError, pickle.UnpicklingError, EOFError):
+                answer: object = pickle.load(file)  # noqa: S301 - our own helper wrote it
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             return None
+        if answer is None:  # the helper found a fault: the one-process path will name it
+            return None
+        if not _well_formed(answer, self._what):
+            log.warning("audit helper answered %r: going on in one process", answer)
+            return None
+        assert isinstance(answer, dict)  # _well_formed said so
         return answer
 
     def stop(self) -> None:
@@ -464,6 +478,16 @@ class _Helper:
     def remove(self) -> None:
         """Remove the helper's files."""
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _well_formed(answer: object, what: str) -> bool:
+    """True when *answer* is what this code's helper writes (another version of beslut would not be)."""
+    expected = dict(_ANSWER_KEYS, statuses=int) if what == "replay" else _ANSWER_KEYS
+    return (
+        isinstance(answer, dict)
+        and answer.keys() == expected.keys()
+        and all(type(answer[key]) is kind for key, kind in expected.items())
+    )
 
 
 # ---------------------------------------------------------------- verify

@@ -329,6 +329,33 @@ def test_a_helper_that_cannot_start_or_fails_sends_it_to_one_process(
         assert service.verify_store(reader_store, parallel=True).as_dict() == slow
 
 
+def test_the_helper_runs_this_beslut_not_one_in_the_callers_directory(
+    reader_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``python -m`` looks in the working directory first: the helper is started where this package lives."""
+    impostor = tmp_path / "beslut"
+    impostor.mkdir()
+    (impostor / "__init__.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    result = service.replay_store(reader_store, parallel=True)
+    try:
+        assert type(result.statuses).__name__ == "_MergedStatuses"  # answered in two processes
+    finally:
+        result.close()
+    assert not [r for r in caplog.records if "helper" in r.getMessage()]
+
+
+def test_an_answer_this_code_would_not_write_is_not_taken() -> None:
+    """A helper of another version (or a damaged answer file) sends the command to one process."""
+    good = {"share": "ab", "rows": 3, "streams": 1, "events": 3}
+    assert parallel._well_formed(good, "verify")
+    assert parallel._well_formed({**good, "statuses": 1}, "replay")
+    assert not parallel._well_formed(good, "replay")  # a replay's answer counts its status documents
+    assert not parallel._well_formed({**good, "rows": "3"}, "verify")
+    assert not parallel._well_formed({**good, "scan": None}, "verify")
+    assert not parallel._well_formed(["share", "rows"], "verify")
+
+
 def test_a_small_log_or_a_store_the_helper_cannot_open_stays_in_one_process(tmp_path: Path) -> None:
     url = build(str(tmp_path / "small.db"), 300)
     store = open_store(url, read_only=True)

@@ -52,7 +52,7 @@ import orjson
 from beslut.audit.chain import ChainChecker
 from beslut.audit.checkpoint import Checkpoint
 from beslut.audit.replay import Replayer
-from beslut.audit.source import records_before, to_row
+from beslut.audit.source import records_before, to_record
 from beslut.audit.streams import SPILL_KEEP, SpillingReplayer, Spool, first_day
 from beslut.audit.verify import Report, Verifier
 from beslut.persistence import Reader, Store, audit_chain_summary, audit_hashes, audit_rows, open_store
@@ -318,10 +318,9 @@ class _Folder:
         self.first_days: dict[str, date] = {}
 
     def __call__(self, values: tuple[Any, ...]) -> bool:
-        row = to_row(values)
-        if row.problem is not None:
+        record = to_record(values)
+        if record is None:  # a row that is not as it should be: the one-process path says what is wrong
             return False
-        record = row.record
         problem, payload = self.chain.check_content(record)
         if problem is not None or self.replayer.feed(record, payload) is not None:
             return False

@@ -164,21 +164,24 @@ class Replayer:
             )
         except (TypeError, ValueError) as error:
             return f"{record.kind} cannot be read as an event: {error}"
+        stream = event.stream
         try:
-            before = self.case(event.stream, before_seq=record.seq)
+            before = self.cases.get(stream)  # self.case(), its usual answer without the call
+            if before is None and stream in self._dropped:
+                before = self.case(stream, before_seq=record.seq)
             after = domain.apply(before, event, self.calendar)
         except Exception as error:  # whatever apply refuses with, the event is not legal
             return f"{record.kind} is not a legal transition: {_reason(error)}"
         if self.whole_log and after.version != record.stream_seq:
-            return f"{record.kind} takes {event.stream!r} to version {after.version}, not to its stream_seq"
+            return f"{record.kind} takes {stream!r} to version {after.version}, not to its stream_seq"
         if self.check_rules:
             self._seq = record.seq
             problem = self._rules(before, event, record)
             if problem is not None:
                 return f"{record.kind} is not what the command would have recorded: {problem}"
         cases = self.cases
-        cases.pop(event.stream, None)  # re-inserted last: the dict's order is the order of use
-        cases[event.stream] = after
+        cases.pop(stream, None)  # re-inserted last: the dict's order is the order of use
+        cases[stream] = after
         if self._bounded and len(cases) > self.keep:
             oldest = next(iter(cases))
             self._drop(oldest, cases.pop(oldest))

@@ -68,22 +68,30 @@ def records_before(reader: Reader, stream: str, seq: int) -> Generator[AuditReco
 
 def to_row(values: tuple[Any, ...]) -> Row:
     """Turn the raw column values of one ``audit_event`` row into a :class:`Row`."""
+    record = to_record(values)
+    return Row(record) if record is not None else _careful(values)
+
+
+def to_record(values: tuple[Any, ...]) -> AuditRecord | None:
+    """The record of a row as it should be (the usual row), straight through; None for any other row.
+
+    :func:`to_row` says what is wrong with the others. Apart so that a caller that only wants good rows
+    (a part of a parallel verification, :mod:`beslut.audit.parallel`) makes no :class:`Row` per row.
+    """
     seq, stream, stream_seq, recorded_at, valid_on, kind, payload, prev_hash, digest = values
     if type(seq) is int and type(stream_seq) is int:  # the usual row, without a problem: straight through
         try:
             if type(recorded_at) is bytes and type(valid_on) is bytes:  # SQLite: every text column as bytes
-                return Row(
-                    _record(
-                        seq=seq,
-                        stream=stream.decode(),
-                        stream_seq=stream_seq,
-                        recorded_at=_stored_instant(recorded_at),
-                        valid_on=valid_on.decode(),
-                        kind=kind.decode(),
-                        payload=payload.decode(),
-                        prev_hash=prev_hash.decode(),
-                        hash=digest.decode(),
-                    )
+                return _record(
+                    seq=seq,
+                    stream=stream.decode(),
+                    stream_seq=stream_seq,
+                    recorded_at=_stored_instant(recorded_at),
+                    valid_on=valid_on.decode(),
+                    kind=kind.decode(),
+                    payload=payload.decode(),
+                    prev_hash=prev_hash.decode(),
+                    hash=digest.decode(),
                 )
             if (  # PostgreSQL: typed columns
                 type(recorded_at) is datetime
@@ -91,22 +99,20 @@ def to_row(values: tuple[Any, ...]) -> Row:
                 and type(valid_on) is date
                 and all(type(v) is str for v in (stream, kind, payload, prev_hash, digest))
             ):
-                return Row(
-                    _record(
-                        seq=seq,
-                        stream=stream,
-                        stream_seq=stream_seq,
-                        recorded_at=_format_instant(recorded_at),
-                        valid_on=valid_on.isoformat(),
-                        kind=kind,
-                        payload=payload,
-                        prev_hash=prev_hash,
-                        hash=digest,
-                    )
+                return _record(
+                    seq=seq,
+                    stream=stream,
+                    stream_seq=stream_seq,
+                    recorded_at=_format_instant(recorded_at),
+                    valid_on=valid_on.isoformat(),
+                    kind=kind,
+                    payload=payload,
+                    prev_hash=prev_hash,
+                    hash=digest,
                 )
         except (AttributeError, ValueError):
-            pass  # something is off (not text, not UTF-8, not an instant): the careful path below says what
-    return _careful(values)
+            pass  # something is off (not text, not UTF-8, not an instant): to_row's careful path says what
+    return None
 
 
 _new = object.__new__

@@ -4,21 +4,22 @@ Why: a verification is Python work per event (decode, hash, parse, replay throug
 the command rules), one core's worth, and auditors' machines have more than one. The streams are
 independent for everything but the checks a revision makes of the recommendation it supersedes, so:
 
-- **every row is read by both parts** (each in its own read transaction, each to the same last seq),
-  and each checks every row's seq (gap-free from 1) and hash link (``prev_hash`` is the previous row's
-  ``hash``), and keeps a running sha256 of the ``hash`` column;
 - **each stream belongs to one part** (:class:`Partition`): that part checks its rows' content (payload
   canonical, hash of the content, ``stream_seq``), folds them through the machines and, for `verify`, the
   command rules. A revision belongs where the recommendation it supersedes went, so the supersession
   checks find both cases in one part;
-- the Merkle tree and the checkpoint are this process's (it reads every ``hash`` anyway).
+- **`verify`**: every row is read by both parts (each in its own read transaction, each to the same last
+  seq), and each checks every row's seq (gap-free from 1) and hash link (``prev_hash`` is the previous
+  row's ``hash``); the Merkle tree and the checkpoint are this process's (it reads every ``hash`` anyway);
+- **`replay`**: each part reads only its own streams' rows, which the database picks (:func:`split_streams`,
+  :func:`scan_own`), and this process has the database count and compare seq and links of every row
+  (:func:`chain_whole`).
 
-Both parts must end at the same seq with the same running digest of the ``hash`` column and of which part
-each row went to: then they read the same log, even though each read it in its own snapshot (each part
-checked its own rows' content against their hashes, and two different rows with one hash would need a
-sha256 collision), and split it alike, every row to exactly one part (the split reads the proposals of
-both parts' streams, which only their owner checks). Rows appended meanwhile are past the last seq and not
-read.
+Either way each part keeps a running sha256 of the ``hash`` column of its own rows, and this process one of
+the rows it gave the helper: the two must be equal, and the parts' rows must add up to the last seq. Then
+they read the same rows, even though each read them in its own snapshot (each part checked its own rows'
+content, seq included, against their hashes, and two different rows with one hash would need a sha256
+collision), and split them alike. Rows appended meanwhile are past the last seq and not read.
 
 **Only a clean log takes this path to the end.** Anything else — a row that cannot be read, a broken
 link, a bad hash, an illegal transition, a checkpoint that does not match, a helper that fails, parts
@@ -70,7 +71,6 @@ log = logging.getLogger(__name__)
 
 _PROPOSED = "recommendation.proposed"
 _PROPOSAL_KINDS = (_PROPOSED.encode(), _PROPOSED)  # as SQLite (bytes) and PostgreSQL (str) hand it over
-_OWNERS = tuple(bytes([n]) for n in range(PARTS))
 
 
 def worthwhile(store: Store, events: int) -> bool:
@@ -126,8 +126,8 @@ class Partition:
     """
 
     def __init__(self, share: int = HALF) -> None:
-        if PARTS != 2 or not 0 < share < _PER_MILLE:  # two parts, each with some streams
-            raise ValueError(f"a share of {share} per mille for the first of {PARTS} parts")
+        if not 0 < share < _PER_MILLE:  # each of the two parts has some streams
+            raise ValueError(f"a share of {share} per mille for the first of two parts")
         self.share = share
         self.revisions: dict[bytes, int] = {}  # a revision's stream -> its part (the others: by their CRC-32)
 
@@ -156,14 +156,13 @@ OwnedRow = Callable[[tuple[Any, ...]], bool]
 
 @dataclass(frozen=True)
 class Scan:
-    """What one part read: how many rows, the running digests of their ``hash`` column, and the last hash.
+    """What one part read: how many rows, the last hash, and per part a running digest of its rows' hashes.
 
-    *digest* covers every row's hash and which part it went to; *shares* one digest per part, of the hashes
-    of that part's rows only: what a helper that reads only its own rows can compare.
+    The helper's digest of its own rows must equal this process's digest of the rows it gave the helper:
+    then the two read the same rows, though in two snapshots (each row's hash covers all of it).
     """
 
     rows: int
-    digest: str
     head_hash: str
     shares: tuple[str, ...]
 
@@ -177,8 +176,6 @@ def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log,
     """
     partition = Partition(share)
     revisions, crc32 = partition.revisions, zlib.crc32  # the loop runs a million times
-    digest = hashlib.sha256()
-    update = digest.update
     shares = [hashlib.sha256() for _ in range(PARTS)]
     share_updates = [d.update for d in shares]
     expected = 1
@@ -199,7 +196,6 @@ def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log,
             if prev_hash != previous:
                 return None
             previous = this_hash
-            update(this_hash)
             if kind in _PROPOSAL_KINDS:
                 partition.note_proposal(stream, payload)
             if every is not None and not every(values):
@@ -207,7 +203,6 @@ def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log,
             owner = revisions.get(stream)
             if owner is None:
                 owner = 0 if crc32(stream) % _PER_MILLE < share else 1
-            update(_OWNERS[owner])  # equal digests: the parts also split the rows alike, every row to one of them
             share_updates[owner](this_hash)
             if owner == part and not owned(values):
                 return None
@@ -219,7 +214,7 @@ def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log,
     if expected - 1 != last_seq:
         return None
     head = previous.decode("ascii", "replace")
-    return Scan(last_seq, digest.hexdigest(), head, tuple(d.hexdigest() for d in shares))
+    return Scan(last_seq, head, tuple(d.hexdigest() for d in shares))
 
 
 @dataclass(frozen=True)

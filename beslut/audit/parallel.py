@@ -56,7 +56,7 @@ from beslut.audit.replay import Replayer
 from beslut.audit.source import records_before, to_record
 from beslut.audit.streams import SPILL_KEEP, SpillingReplayer, Spool, first_day
 from beslut.audit.verify import Report, Verifier
-from beslut.persistence import Reader, Store, audit_chain_summary, audit_hashes, audit_rows, open_store
+from beslut.persistence import Reader, Store, audit_chain_summary, audit_hashes_digest, audit_rows, open_store
 from beslut.states.audit_chain import GENESIS_HASH
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case
@@ -110,9 +110,10 @@ def _as_bytes(value: object) -> bytes:
 
 _PER_MILLE = 1000
 HALF = 500
-REPLAY_SHARE = 490
-"""This process's share (per mille) of a replay's streams: it also counts and compares the whole chain in the
-database and merges the two parts' documents, while the helper starts half a second late (docs/performance.md)."""
+REPLAY_SHARE = 470
+"""This process's share (per mille) of a replay's streams: besides its own rows it has the database check the
+whole chain and digest the helper's hashes (~1.4 s at 1M events) and merges the two parts' documents, while
+the helper only starts half a second late; at 490 the helper still finished first (docs/performance.md)."""
 
 
 class Partition:
@@ -275,17 +276,10 @@ def scan_own(reader: Reader, *, last_seq: int, streams: list[str], owned: OwnedR
     return OwnScan(count, digest.hexdigest())
 
 
-def share_digest(reader: Reader, *, last_seq: int, streams: list[str]) -> OwnScan | None:
+def share_digest(reader: Reader, *, last_seq: int, streams: list[str]) -> OwnScan:
     """How many rows *streams* have up to *last_seq*, and the digest of their hashes (what :func:`scan_own` gives)."""
-    digest = hashlib.sha256()
-    count = 0
-    try:
-        for value in audit_hashes(reader, up_to_seq=last_seq, scanned_streams=streams):
-            digest.update(_as_bytes(value))
-            count += 1
-    except TypeError:
-        return None
-    return OwnScan(count, digest.hexdigest())
+    count, digest = audit_hashes_digest(reader, up_to_seq=last_seq, scanned_streams=streams)
+    return OwnScan(count, digest)
 
 
 def chain_whole(reader: Reader, *, last_seq: int) -> bool:
@@ -579,7 +573,7 @@ def replay_parallel(store: Store, reader: Reader, *, last_seq: int) -> ParallelR
             return None
         own = scan_own(reader, last_seq=last_seq, streams=split[0], owned=folder)
         theirs = share_digest(reader, last_seq=last_seq, streams=split[1])
-        if own is None or theirs is None or own.rows + theirs.rows != last_seq:
+        if own is None or own.rows + theirs.rows != last_seq:
             return None
         return own, theirs, _write_statuses(helper.directory / _MINE, spilling, folder.first_days)
 

@@ -74,13 +74,11 @@ def audit_rows(
     thousands: the table is read in seq order and the database, not Python, leaves the other rows out
     (*streams* looks each stream up in the stream index instead, right for a few streams).
     """
-    from beslut.persistence._sql import SqlReader, _unstorable  # noqa: PLC0415
+    from beslut.persistence._sql import _unstorable  # noqa: PLC0415
 
-    if not isinstance(reader, SqlReader):
-        raise TypeError("audit_rows needs a reader of an SQL store")
+    connection = _sql_connection(reader)
     if _unstorable(stream):  # no row has it, and PostgreSQL cannot compare it (see _unstorable)
         return
-    connection = reader.connection
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:
         columns = ", ".join(

@@ -15,6 +15,8 @@ the caller does, and nothing about the file (not even its journal mode) is chang
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +34,29 @@ BUSY_TIMEOUT_ENV = "BESLUT_SQLITE_BUSY_TIMEOUT_MS"  # how long a writer waits fo
 def busy_timeout_ms() -> int:
     """How long SQLite retries a locked database before a command gives up (its busy handler)."""
     return int(os.environ.get(BUSY_TIMEOUT_ENV) or BUSY_TIMEOUT_MS)
+
+
+def switch_to_wal(cursor: sqlite3.Cursor, *, deadline: float) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again until *deadline* (a monotonic reading) while the file is locked.
+
+    Switching a rollback-journal file (a new, empty one) to WAL needs its exclusive
+    lock, and SQLite does not call the busy handler when another connection holds the
+    write lock in rollback mode, which is what a second process's switch of the same
+    new file does for a moment: the pragma fails at once with "database is locked"
+    whatever busy_timeout says. Two `beslut db upgrade` runs on one new file met this
+    under load. So the wait the busy timeout promises is done here, in short sleeps.
+    """
+    pause = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        else:
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 _TRIGGERS = (
@@ -69,7 +94,7 @@ class SQLiteStore(SqlStore):
             if read_only:
                 cursor.execute("PRAGMA query_only=ON")
             else:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                switch_to_wal(cursor, deadline=time.monotonic() + busy_timeout_ms() / 1000)
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")

@@ -12,18 +12,20 @@ No I/O here: dates come in as arguments, and "today" is given by the caller.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Final, Literal, TypeVar
 
 from beslut.errors import Duplicate, InvalidInput, NotFound, RuleViolation
-from beslut.states.allocation import allocate
+from beslut.states.allocation import CostSpec, allocate
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.machines import PARTY_MACHINE, RECOMMENDATION_MACHINE
-from beslut.states.spec import RecommendationSpec, spec_to_data
+from beslut.states.spec import PartySpec, RecommendationSpec, populations_of, spec_to_data
 from beslut.states.spec_cache import parse_spec_data
 
 Outcome = Literal["approved", "rejected", "approved_with_conditions"]
@@ -160,9 +162,22 @@ class Case:
         cost = self.spec.cost
         if cost is None:
             return None
-        if self.state == "withdrawn" or self.outcome == "not_adopted":
-            return allocate(cost, self.spec.populations, participants=())
-        return allocate(cost, self.spec.populations, participants=self.participants)
+        nobody = self.state == "withdrawn" or self.outcome == "not_adopted"
+        return dict(_allocation(cost, str(cost.unit), self.spec.parties, () if nobody else self.participants))
+
+
+@functools.lru_cache(maxsize=256)  # bounded: memory stays flat
+def _allocation(
+    cost: CostSpec, unit_as_written: str, parties: tuple[PartySpec, ...], participants: tuple[str, ...] | None
+) -> Mapping[str, Decimal]:
+    """:func:`allocate` for :meth:`Case.amounts`, cached: cases of one template pay the same shares.
+
+    A status document per recommendation allocates its cost again (a twentieth of replaying the audit
+    log). Keyed by value; *unit_as_written* because equal Decimals may differ in exponent ("0.01" and
+    "0.010" are equal keys) and the amounts are quantized to the unit as written. Read-only: callers
+    get a copy.
+    """
+    return MappingProxyType(allocate(cost, populations_of(parties), participants=participants))
 
 
 # ---------------------------------------------------------------- reply dates
@@ -171,8 +186,12 @@ class Case:
 def party_deadline(spec: RecommendationSpec, party_key: str, calendar: BusinessCalendar) -> date:
     """The party's last day to answer: its own reply date or the recommendation's, rolled if the spec says so."""
     party = spec.party(party_key)
-    reply_by = party.reply_by if party is not None and party.reply_by is not None else spec.reply_by
-    return calendar.roll_forward(reply_by) if spec.reply_by_rolls else reply_by
+    return _deadline(party.reply_by if party is not None else None, spec.reply_by, spec.reply_by_rolls, calendar)
+
+
+def _deadline(own_reply_by: date | None, reply_by: date, rolls: bool, calendar: BusinessCalendar) -> date:
+    day = own_reply_by if own_reply_by is not None else reply_by
+    return calendar.roll_forward(day) if rolls else day
 
 
 # ---------------------------------------------------------------- commands
@@ -452,7 +471,7 @@ def _evolve(obj: _Frozen, changes: Mapping[str, Any]) -> _Frozen:
 
 def _new_case(event: Event, calendar: BusinessCalendar) -> Case:
     spec = parse_spec_data(event.payload["spec"])  # shared with same-text proposals under another key
-    parties = tuple(PartyDecision(key=p.key, deadline=party_deadline(spec, p.key, calendar)) for p in spec.parties)
+    parties = _opening_decisions(spec.parties, spec.reply_by, spec.reply_by_rolls, calendar)
     return Case(
         spec=spec,
         state=RECOMMENDATION_MACHINE.initial,
@@ -461,6 +480,20 @@ def _new_case(event: Event, calendar: BusinessCalendar) -> Case:
         proposed_on=event.valid_on,
         parties=parties,
     )
+
+
+@functools.lru_cache(maxsize=256)  # bounded: memory stays flat; keyed by value, so only equal specs share
+def _opening_decisions(
+    parties: tuple[PartySpec, ...], reply_by: date, rolls: bool, calendar: BusinessCalendar
+) -> tuple[PartyDecision, ...]:
+    """Every party's decision as a new case opens it: undecided, with its deadline (:func:`party_deadline`).
+
+    Cached because recommendations proposed from one template share their parties and reply date, and
+    making the decisions (a deadline rolled past holidays per party) was a tenth of replaying a part of
+    the audit log. The decisions are frozen, so sharing them between cases is safe; the calendar is part
+    of the key (by identity: a calendar's answers never change).
+    """
+    return tuple(PartyDecision(key=p.key, deadline=_deadline(p.reply_by, reply_by, rolls, calendar)) for p in parties)
 
 
 def _recommendation(trigger: str, case: Case, facts: Mapping[str, bool] | None = None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -100,7 +100,12 @@ class RecommendationSpec:
     @property
     def populations(self) -> dict[str, int]:
         """Populations by party key, for the parties that have one."""
-        return {p.key: p.population for p in self.parties if p.population is not None}
+        return populations_of(self.parties)
+
+
+def populations_of(parties: Iterable[PartySpec]) -> dict[str, int]:
+    """Populations by party key, for the parties that have one."""
+    return {p.key: p.population for p in parties if p.population is not None}
 
 
 _TOP_KEYS = {

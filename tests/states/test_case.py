@@ -247,6 +247,44 @@ class TestReplay:
             domain.replay(events, CAL)
 
 
+class TestSharedBetweenCases:
+    """Opening decisions and allocations are cached by value: equal specs share them, different ones never."""
+
+    @staticmethod
+    def _opened(text: str, key: str) -> Case:
+        spec = parse_spec_text(text.replace('key = "svom-2022-mini-maria"', f'key = "{key}"', 1))
+        return _run(None, domain.propose(spec, on=date(2022, 6, 3), today=TODAY))
+
+    def test_specs_equal_but_for_their_key_share_the_opening_decisions(self) -> None:
+        first, second = self._opened(EXAMPLE, "round-1"), self._opened(EXAMPLE, "round-2")
+        assert first.parties is second.parties
+        assert date(2022, 9, 30) == first.party("2380").deadline
+
+    def test_a_late_joiners_reply_date_is_its_own(self) -> None:
+        late = EXAMPLE.replace('key = "2380"', 'key = "2380"\nreply_by = 2022-11-05', 1)  # a Saturday
+        opened = self._opened(EXAMPLE, "round-1"), self._opened(late, "round-2")
+        assert [date(2022, 9, 30), date(2022, 11, 7)] == [case.party("2380").deadline for case in opened]
+        assert [date(2022, 9, 30)] * 2 == [case.party("2309").deadline for case in opened]
+
+    def test_rolling_is_part_of_the_key(self) -> None:
+        on_sunday = EXAMPLE.replace("reply_by = 2022-09-30", "reply_by = 2022-10-02", 1)
+        fixed = on_sunday.replace("reply_by_rolls = true", "reply_by_rolls = false", 1)
+        rolled, not_rolled = self._opened(on_sunday, "round-1"), self._opened(fixed, "round-2")
+        assert (date(2022, 10, 3), date(2022, 10, 2)) == (rolled.party("2309").deadline, not_rolled.party("2309").deadline)
+
+    def test_amounts_follow_the_unit_as_written_and_are_the_callers_own(self) -> None:
+        in_kronor = self._opened(EXAMPLE, "round-1").amounts()
+        as_written = self._opened(EXAMPLE.replace('unit = "1" ', 'unit = "1.00"', 1), "round-2").amounts()
+        assert in_kronor is not None
+        assert as_written is not None
+        assert in_kronor == as_written  # equal amounts...
+        assert str(in_kronor["2380"]) + ".00" == str(as_written["2380"])  # ...each written to its unit
+        in_kronor["2380"] = Decimal(0)
+        again = self._opened(EXAMPLE, "round-3").amounts()
+        assert again is not None
+        assert Decimal(0) != again["2380"]
+
+
 @pytest.mark.parametrize("multiline", [False, True])
 def test_text_refuses_exactly_the_control_characters(multiline: bool) -> None:
     """C0 controls and DEL are refused (tab and newline allowed in multi-line text); nothing else is."""

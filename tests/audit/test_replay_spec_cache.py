@@ -126,3 +126,42 @@ def test_cases_from_one_text_keep_their_own_keys(engine: Engine) -> None:
     assert second is not None
     assert (first.spec.key, second.spec.key) == (KEY, "second-round")
     assert first.spec.title == second.spec.title
+
+
+class _Text(str):
+    """A str subclass: JSON-equal to its value, but not JSON-decoded data."""
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (None, float("nan")),  # orjson writes NaN as null
+        (None, float("inf")),
+        ("2022-09-30", date(2022, 9, 30)),  # orjson writes dates as ISO text
+        ("KS", _Text("KS")),
+        (1, 1.0),
+        (1, True),
+        (2**70, str(2**70)),  # past orjson's 64 bits: the json module keys it
+    ],
+)
+def test_values_that_differ_never_share_a_cache_key(one: object, other: object) -> None:
+    keys = [spec_cache._cache_key({"field": value}) for value in (one, other)]
+    assert keys[0] != keys[1] or keys[0] is None
+
+
+@pytest.mark.parametrize("value", [None, float("nan"), float("-inf")])
+def test_null_and_nan_get_their_own_fresh_parse_errors(value: object) -> None:
+    """Whatever was cached before, a population of null, NaN or -inf is refused in a fresh parse's words."""
+    spec_cache.clear()
+    spec_cache.parse_spec_data(template())
+    data = template()
+    data["party"][0]["population"] = value
+    expected = error_of(data)
+    with pytest.raises(SpecError) as caught:
+        spec_cache.parse_spec_data(data)
+    assert str(caught.value) == expected
+
+
+def test_the_usual_payload_is_keyed_by_orjson() -> None:
+    """The fast key is the one taken for a payload as the log holds it (else the speed-up is gone unnoticed)."""
+    assert isinstance(spec_cache._cache_key(template()), bytes)

@@ -265,7 +265,8 @@ def scan_own(reader: Reader, *, last_seq: int, streams: list[str], owned: OwnedR
             previous = seq
             if not owned(values):
                 return None
-            digest.update(_as_bytes(values[8]))
+            this_hash = values[8]
+            digest.update(this_hash if type(this_hash) is bytes else _as_bytes(this_hash))
             count += 1
     except TypeError:  # a hash that is not text: the one-process path names it
         return None

@@ -510,7 +510,9 @@ def _with_party(case: Case, decision: PartyDecision) -> Changes:
 
 def _party_transition(case: Case, event: Event, trigger: str, **changes: Any) -> Changes:
     decision = case.party(event.payload["party"])
-    state = PARTY_MACHINE.fire(decision.state, trigger, subject=f"{decision.key} of {case.key}")
+    state = PARTY_MACHINE.known_move(decision.state, trigger) or PARTY_MACHINE.fire(
+        decision.state, trigger, subject=f"{decision.key} of {case.key}"
+    )
     changes["state"] = state
     changes["last_step_on"] = event.valid_on
     return _with_party(case, _evolve(decision, changes))

@@ -106,6 +106,14 @@ class MachineDefinition:
         """Return the triggers that leave *state*, in definition order."""
         return [t for t in self.triggers if any(x.trigger == t and x.source == state for x in self.transitions)]
 
+    def known_move(self, state: str, trigger: str) -> str | None:
+        """Where *trigger* (without facts) leads from *state* if it has been fired from there before, else None.
+
+        For the hot path of a replay, which would otherwise build the subject of an error it never raises
+        for every party event; :meth:`fire` is called when this says None.
+        """
+        return self._moves.get((state, trigger, ()))
+
     def fire(self, state: str, trigger: str, *, subject: str, facts: Mapping[str, bool] | None = None) -> str:
         """Run *trigger* from *state* and return the new state.
 

@@ -95,6 +95,38 @@ class TestTransitions:
             RECOMMENDATION_MACHINE.fire("withdrawn", "recommend", subject="k")
 
 
+class TestKnownMove:
+    """The replay's shortcut says only what fire said before, and never a move fire refuses."""
+
+    def test_known_only_after_a_fire_and_equal_to_it(self) -> None:
+        machine = MachineDefinition(PARTY)
+        assert machine.known_move("pending", "prepare") is None
+        moved = machine.fire("pending", "prepare", subject="2380 of k")
+        assert moved == machine.known_move("pending", "prepare")
+
+    def test_a_refused_move_is_never_known(self) -> None:
+        machine = MachineDefinition(PARTY)
+        with pytest.raises(TransitionNotAllowed):
+            machine.fire("pending", "to_final", subject="x")
+        assert machine.known_move("pending", "to_final") is None
+
+    def test_a_move_with_facts_is_not_known_without_them(self) -> None:
+        machine = MachineDefinition(RECOMMENDATION)
+        for state, trigger, facts in _moves_with_facts(machine):
+            machine.fire(state, trigger, subject="k", facts=facts)
+            assert machine.known_move(state, trigger) is None
+
+
+def _moves_with_facts(machine: MachineDefinition) -> list[tuple[str, str, dict[str, bool]]]:
+    """Every (state, trigger) of *machine* that has conditions, with all its facts true."""
+    found = []
+    for t in machine.transitions:
+        if t.conditions:
+            found.append((t.source, t.trigger, dict.fromkeys(t.conditions, True)))
+    assert found, "the recommendation machine has conditional moves (consolidate)"
+    return found
+
+
 class TestDefinitions:
     @pytest.mark.parametrize("definition", [RECOMMENDATION, PARTY], ids=["recommendation", "party"])
     def test_every_state_is_reachable_from_the_initial_state(self, definition: dict[str, object]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -217,14 +218,15 @@ class TestReplay:
         first = domain.propose(spec, on=date(2022, 6, 3), today=TODAY)
         events.append(first)
         case = _run(None, first)
-        for step in (
+        steps: tuple[Callable[[Case], list[Event]], ...] = (
             lambda c: domain.recommend(c, on=date(2022, 6, 3), today=TODAY),
             lambda c: domain.decide_party(
                 c, "2380", outcome="approved", paragraph="§ 1", on=date(2022, 9, 1), today=TODAY
             ),
             lambda c: domain.announce_party(c, "2380", on=date(2022, 9, 5), today=TODAY, calendar=CAL),
             lambda c: domain.consolidate(c, on=date(2022, 10, 3), today=TODAY),
-        ):
+        )
+        for step in steps:
             new = step(case)
             events.extend(new)
             case = _run(case, new)

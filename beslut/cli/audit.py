@@ -316,7 +316,7 @@ def _print_replay(
         if day is not None:
             what += f", as decided by {day.isoformat()}"
         typer.echo(f"replayed {what}")
-        render.print_statuses(list(result.statuses), detailed=False)
+        render.print_statuses(result.statuses, detailed=False)  # a stream: one short row each, not every document
         for held in result.held_back:
             typer.echo(
                 f"held back: seq {held.seq} {held.kind} ({held.stream}, valid on {held.valid_on}): {held.reason}"

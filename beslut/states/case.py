@@ -184,13 +184,8 @@ def _allocation(
 # ---------------------------------------------------------------- reply dates
 
 
-def party_deadline(spec: RecommendationSpec, party_key: str, calendar: BusinessCalendar) -> date:
-    """The party's last day to answer: its own reply date or the recommendation's, rolled if the spec says so."""
-    party = spec.party(party_key)
-    return _deadline(party.reply_by if party is not None else None, spec.reply_by, spec.reply_by_rolls, calendar)
-
-
 def _deadline(own_reply_by: date | None, reply_by: date, rolls: bool, calendar: BusinessCalendar) -> date:
+    """A party's last day to answer: its own reply date or the recommendation's, rolled if the spec says so."""
     day = own_reply_by if own_reply_by is not None else reply_by
     return calendar.roll_forward(day) if rolls else day
 
@@ -484,7 +479,7 @@ def _new_case(event: Event, calendar: BusinessCalendar) -> Case:
 def _opening_decisions(
     parties: tuple[PartySpec, ...], reply_by: date, rolls: bool, calendar: BusinessCalendar
 ) -> tuple[PartyDecision, ...]:
-    """Every party's decision as a new case opens it: undecided, with its deadline (:func:`party_deadline`).
+    """Every party's decision as a new case opens it: undecided, with its deadline (:func:`_deadline`).
 
     Cached because recommendations proposed from one template share their parties and reply date, and
     making the decisions (a deadline rolled past holidays per party) was a tenth of replaying a part of

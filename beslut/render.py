@@ -37,6 +37,7 @@ _EVENT_TEXT = {
     "recommendation.withdrawn": "withdrawn",
     "recommendation.consolidated": "consolidated",
     "recommendation.in_force": "in force",
+    "recommendation.recounted": "recounted",
     "recommendation.superseded": "superseded",
     "party.prepared": "case opened",
     "party.proposed": "proposal",
@@ -100,6 +101,10 @@ def print_status(s: dict[str, Any], out: Console | None = None) -> None:
     if s["superseded_by"]:
         header += f" · superseded by {s['superseded_by']}"
     header += f" · version {s['version']}"
+    if s.get("contested"):
+        header += f"\n[red]contested[/red]: {', '.join(s['contested'])} (counted decision annulled, not decided anew)"
+    if s.get("waiting_for_final"):
+        header += f"\nwaiting for laga kraft: {', '.join(s['waiting_for_final'])}"
     out.print(header)
     table = Table("party", "name", "state", "outcome", "body §", "decided", "deadline", "overdue", "amount (SEK)")
     for p in s["parties"]:
@@ -110,7 +115,7 @@ def print_status(s: dict[str, Any], out: Console | None = None) -> None:
             _styled(p["state"]),
             p["outcome"] or "",
             body,
-            p["decided_on"] or "",
+            _decided(p),
             p["deadline"],
             "[red]yes[/red]" if p["overdue"] else "",
             _money(p["amount"]),
@@ -118,6 +123,16 @@ def print_status(s: dict[str, Any], out: Console | None = None) -> None:
     if s["total"] is not None:
         table.add_row("", "total", "", "", "", "", "", "", _money(s["total"]))
     out.print(table)
+
+
+def _decided(party: dict[str, Any]) -> str:
+    """The decision day, and how many days after the reply date it came when late."""
+    if not party["decided_on"]:
+        return ""
+    days = party.get("days_late")
+    if not days:
+        return str(party["decided_on"])
+    return f"{party['decided_on']} [red]({days} {'day' if days == 1 else 'days'} late)[/red]"
 
 
 def print_log(records: Iterable[AuditRecord]) -> None:
@@ -133,11 +148,14 @@ def print_log(records: Iterable[AuditRecord]) -> None:
 def describe(payload: dict[str, Any]) -> str:
     """A short reading of an event payload for people."""
     parts = []
-    for name in ("party", "outcome", "body", "paragraph", "case_number", "by", "appeal_last_day"):
+    names = ("party", "changed", "outcome", "body", "paragraph", "case_number", "by", "appeal_last_day", "days_late")
+    for name in names:
         if name in payload:
             parts.append(f"{name}={payload[name]}")
     if "participants" in payload:
         parts.append(f"participants={len(payload['participants'])}")
+    if payload.get("contested"):
+        parts.append(f"contested={','.join(payload['contested'])}")
     return " ".join(parts)
 
 

@@ -55,7 +55,7 @@ _AUDIT_BATCH = 2000
 # Columns of `recommendation` a command may change; the rest are fixed when it is proposed.
 _MUTABLE_CASE_COLUMNS = (
     "state", "outcome", "version", "participants", "recommended_on", "consolidated_on", "in_force_since",
-    "withdrawn_on", "withdraw_reason", "superseded_on", "superseded_by", "updated_at",
+    "withdrawn_on", "withdraw_reason", "superseded_on", "superseded_by", "contested", "recounted_on", "updated_at",
 )  # fmt: skip
 
 # Statements are built once: SQLAlchemy then reuses their compiled form and cache key, which is most of
@@ -424,6 +424,7 @@ class SqlReader(Reader):
         spec = _spec_from_text(row["spec"])
         parties = tuple(map(_party_decision, party_rows))
         participants = row["participants"]
+        contested = row["contested"]
         return Case(
             spec=spec,
             state=row["state"],
@@ -440,6 +441,8 @@ class SqlReader(Reader):
             withdraw_reason=row["withdraw_reason"],
             superseded_on=row["superseded_on"],
             superseded_by=row["superseded_by"],
+            contested=tuple(json.loads(contested)) if contested is not None else (),
+            recounted_on=row["recounted_on"],
         )
 
 
@@ -987,6 +990,8 @@ def _mutable_case_values(case: Case, now: datetime) -> dict[str, Any]:
         "withdraw_reason": case.withdraw_reason,
         "superseded_on": case.superseded_on,
         "superseded_by": case.superseded_by,
+        "contested": json.dumps(list(case.contested)) if case.contested else None,
+        "recounted_on": case.recounted_on,
         "updated_at": now,
     }
 

@@ -34,6 +34,9 @@ APPROVING: Final = frozenset({"approved", "approved_with_conditions"})
 UNDECIDED: Final = frozenset({"pending", "preparing", "proposed"})
 DECIDED: Final = frozenset({"decided", "announced", "appealed", "final"})
 PARTY_STEPS_OPEN: Final = frozenset({"recommended"})
+RECOUNT_STATES: Final = frozenset({"consolidated", "in_force"})
+_MAY_COME_INTO_FORCE: Final = frozenset({"recommended", "consolidated"})
+"""After consolidation, while the agreement counts: a change of a counted decision is followed by a recount."""
 FOLLOW_UP_OPEN: Final = frozenset({"recommended", "consolidated", "in_force", "superseded"})
 MAX_FIELD = 200
 MAX_LONG_TEXT = 4000
@@ -107,6 +110,18 @@ class PartyDecision:
         """True when the party's standing decision counts as approval."""
         return self.state in DECIDED and self.outcome in APPROVING
 
+    @property
+    def days_late(self) -> int | None:
+        """How many days after its (rolled) reply date the party decided; None when it decided in time or not yet."""
+        if self.decided_on is None or self.decided_on <= self.deadline:
+            return None
+        return (self.decided_on - self.deadline).days
+
+    @property
+    def late(self) -> bool:
+        """True when the party's standing decision was taken after its reply date."""
+        return self.days_late is not None
+
 
 @dataclass(frozen=True, kw_only=True)
 class Case:
@@ -127,6 +142,9 @@ class Case:
     withdraw_reason: str | None = None
     superseded_on: date | None = None
     superseded_by: str | None = None
+    contested: tuple[str, ...] = ()
+    """Parties whose counted decision was annulled after consolidation and that have not decided again."""
+    recounted_on: date | None = None
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -165,6 +183,24 @@ class Case:
             return None
         nobody = self.state == "withdrawn" or self.outcome == "not_adopted"
         return dict(_allocation(cost, str(cost.unit), self.spec.parties, () if nobody else self.participants))
+
+    @property
+    def waiting_for_final(self) -> tuple[str, ...]:
+        """The parties whose counted decision is still open to appeal, holding up the agreement.
+
+        Only while an adopted agreement that requires finality (``in_force_requires = "final"``)
+        waits to come into force; empty otherwise.
+        """
+        if not self._waits_for_finality():
+            return ()
+        return tuple(p.key for p in self.parties if p.state in DECIDED and p.state != "final")
+
+    def _waits_for_finality(self) -> bool:
+        return (
+            self.spec.in_force_requires == "final"
+            and self.state == "consolidated"
+            and self.outcome in ADOPTED_OUTCOMES
+        )
 
 
 @functools.lru_cache(maxsize=256)  # bounded: memory stays flat
@@ -252,7 +288,7 @@ def decide_party(
             f"party {party_key!r} has already decided on {case.key!r} "
             f"({decision.outcome}, {decision.decided_on}); a new decision needs the old one annulled"
         )
-    _party_step(case, party_key, on, today, open_states=PARTY_STEPS_OPEN, trigger="decide")
+    decision = _party_step(case, party_key, on, today, open_states=PARTY_STEPS_OPEN, trigger="decide")
     if outcome not in OUTCOMES:
         raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
     if outcome == "approved_with_conditions":
@@ -271,7 +307,10 @@ def decide_party(
     }
     if conditions:
         payload["conditions"] = conditions
-    return [Event(kind="party.decided", stream=case.key, valid_on=on, payload=payload)]
+    if on > decision.deadline:  # the fact goes in the log: replay and auditors see it without a tick in between
+        payload["days_late"] = (on - decision.deadline).days
+    decided = Event(kind="party.decided", stream=case.key, valid_on=on, payload=payload)
+    return _recount(case, [decided], party_key)
 
 
 def announce_party(case: Case, party_key: str, *, on: date, today: date, calendar: BusinessCalendar) -> list[Event]:
@@ -303,8 +342,11 @@ def settle_party(case: Case, party_key: str, *, result: str, on: date, today: da
         raise InvalidInput(f"result must be dismissed or annulled, got {result!r}")
     trigger = "dismiss_appeal" if result == "dismissed" else "annul"
     decision = _party_step(case, party_key, on, today, open_states=FOLLOW_UP_OPEN, trigger=trigger)
-    kind = "party.appeal_dismissed" if result == "dismissed" else "party.decision_annulled"
-    return [Event(kind=kind, stream=case.key, valid_on=on, payload={"party": decision.key})]
+    if result == "dismissed":
+        dismissed = Event(kind="party.appeal_dismissed", stream=case.key, valid_on=on, payload={"party": decision.key})
+        return _then_in_force(case, [dismissed], on)
+    annulled = Event(kind="party.decision_annulled", stream=case.key, valid_on=on, payload={"party": decision.key})
+    return _recount(case, [annulled], decision.key)
 
 
 def report_party(case: Case, party_key: str, *, on: date, today: date) -> list[Event]:
@@ -338,24 +380,110 @@ def consolidate(case: Case, *, on: date, today: date) -> list[Event]:
         raise RuleViolation(
             f"cannot consolidate on {on}: party {later[0].key!r} decided later, on {later[0].decided_on}"
         )
+    consolidated = Event(kind="recommendation.consolidated", stream=case.key, valid_on=on, payload=tally(case))
+    return _then_in_force(case, [consolidated], on)
+
+
+def tally(case: Case) -> dict[str, Any]:
+    """Count the parties' standing decisions under the spec's policy: what a consolidation (and a recount) records.
+
+    Only a standing decision counts: an annulled one is gone (the party is back to preparing and
+    counts as not answered until it decides anew), so nobody is bound without its own decision.
+    """
     approved = [p.key for p in case.parties if p.approved]
     rejected = [p.key for p in case.parties if p.state in DECIDED and not p.approved]
     not_answered = [p.key for p in case.parties if p.state in UNDECIDED]
     outcome = count_outcome(case.spec, len(approved))
-    participants = approved if outcome in ADOPTED_OUTCOMES else []
-    payload: dict[str, Any] = {
+    return {
         "outcome": outcome,
         "policy": str(case.spec.consolidation),
         "approved": approved,
         "rejected": rejected,
         "not_answered": not_answered,
-        "participants": participants,
+        "participants": approved if outcome in ADOPTED_OUTCOMES else [],
     }
-    events = [Event(kind="recommendation.consolidated", stream=case.key, valid_on=on, payload=payload)]
-    in_force_on = case.spec.in_force_on
-    if outcome in ADOPTED_OUTCOMES and (in_force_on is None or in_force_on <= on):
-        events.append(enter_into_force_event(case.key, in_force_on or on))
+
+
+def _recount(case: Case, events: list[Event], party_key: str) -> list[Event]:
+    """*events* (a change of *party_key*'s counted decision after consolidation), then the recount they call for.
+
+    The recount is counted on the case as it stands after *events*, dated with their legal date, and
+    names the parties still contested (:func:`recount_event`). An agreement that the recount adopts (again)
+    comes into force by :func:`in_force_from`'s rule in the same command. Outside
+    :data:`RECOUNT_STATES` nothing is counted, so *events* are returned as they are.
+    """
+    if case.state not in RECOUNT_STATES:
+        return events
+    on = events[-1].valid_on
+    recounted = recount_event(_fold(case, events), party_key, on=on)
+    return _then_in_force(case, [*events, recounted], on)
+
+
+def recount_event(changed: Case, party_key: str, *, on: date) -> Event:
+    """The recount of *changed*, a consolidated case whose party *party_key* has just changed its counted decision.
+
+    A party back to an undecided state had its decision annulled: it joins the contested parties;
+    a party that decided leaves them. The auditor's replay checks a logged recount against this.
+    """
+    still = {key for key in changed.contested if key != party_key}
+    if changed.party(party_key).state in UNDECIDED:
+        still.add(party_key)
+    payload = {**tally(changed), "contested": [p.key for p in changed.parties if p.key in still], "changed": party_key}
+    return Event(kind="recommendation.recounted", stream=changed.key, valid_on=on, payload=payload)
+
+
+def adoption_lost(before: Case, after: Case) -> bool:
+    """True when a recount turned an adopted agreement into one that is not: never left silent.
+
+    The agreement keeps its state (it may be in force), lists the contested parties, and the
+    coordinator must be told (an escalation is queued with the change).
+    """
+    return (
+        before.state in RECOUNT_STATES
+        and before.outcome in ADOPTED_OUTCOMES
+        and after.outcome not in ADOPTED_OUTCOMES
+    )
+
+
+def _fold(case: Case, events: Iterable[Event]) -> Case:
+    """The case after *events* that a command is about to record (no proposal among them: no calendar needed)."""
+    for event in events:
+        changes = _HANDLERS[event.kind](case, event)
+        changes["version"] = case.version + 1
+        case = _evolve(case, changes)
+    return case
+
+
+def _then_in_force(case: Case, events: list[Event], on: date) -> list[Event]:
+    """*events*, followed by the agreement's coming into force when, after them, its day has come by *on*."""
+    if case.state not in _MAY_COME_INTO_FORCE:  # most party steps: no need to fold the events to know
+        return events
+    day = in_force_from(_fold(case, events))
+    if day is not None and day <= on:
+        events.append(enter_into_force_event(case.key, day))
     return events
+
+
+def in_force_from(case: Case) -> date | None:
+    """The day a consolidated, adopted agreement comes into force; None while it cannot (yet).
+
+    The day is the spec's ``in_force_on`` (without one, the consolidation day), but never before a
+    recount that (re)adopted it, and under ``in_force_requires = "final"`` never before the last
+    counted decision gained laga kraft; while one of them is still open to appeal there is no day.
+    The in-force timer, consolidation, a recount and a decision becoming final all ask this one rule.
+    """
+    if case.state != "consolidated" or case.outcome not in ADOPTED_OUTCOMES:
+        return None
+    assert case.consolidated_on is not None
+    days = [case.spec.in_force_on or case.consolidated_on]
+    if case.recounted_on is not None:
+        days.append(case.recounted_on)
+    if case.spec.in_force_requires == "final":
+        counted = [p for p in case.parties if p.state in DECIDED]
+        if any(p.state != "final" for p in counted):
+            return None
+        days.extend(p.final_on for p in counted if p.final_on is not None)
+    return max(days)
 
 
 def count_outcome(spec: RecommendationSpec, approvals: int) -> str:
@@ -396,14 +524,16 @@ def make_final(case: Case, party_key: str, *, on: date) -> list[Event]:
     """The appeal period ended with no appeal: the decision has laga kraft (fired by tick)."""
     if case.party(party_key).state != "announced":
         return []
-    return [Event(kind="party.final", stream=case.key, valid_on=on, payload={"party": party_key})]
+    final = Event(kind="party.final", stream=case.key, valid_on=on, payload={"party": party_key})
+    return _then_in_force(case, [final], on)
 
 
 def enter_into_force(case: Case, *, on: date) -> list[Event]:
     """The in-force date has come for a consolidated, adopted agreement (fired by tick)."""
-    if case.state != "consolidated" or case.outcome not in ADOPTED_OUTCOMES:
+    day = in_force_from(case)
+    if day is None or day > on:
         return []
-    return [enter_into_force_event(case.key, on)]
+    return [enter_into_force_event(case.key, day)]
 
 
 # ---------------------------------------------------------------- apply
@@ -531,6 +661,17 @@ def _on_consolidated(case: Case, event: Event) -> Changes:
     }
 
 
+def _on_recounted(case: Case, event: Event) -> Changes:
+    p = event.payload
+    return {
+        "state": _recommendation("recount", case),
+        "outcome": p["outcome"],
+        "participants": tuple(p["participants"]),
+        "contested": tuple(p["contested"]),
+        "recounted_on": event.valid_on,
+    }
+
+
 def _on_in_force(case: Case, event: Event) -> Changes:
     state = _recommendation("enter_into_force", case, {"adopted": case.outcome in ADOPTED_OUTCOMES})
     return {"state": state, "in_force_since": event.valid_on}
@@ -625,6 +766,7 @@ _HANDLERS: Final = {
     "recommendation.withdrawn": _on_withdrawn,
     "recommendation.consolidated": _on_consolidated,
     "recommendation.in_force": _on_in_force,
+    "recommendation.recounted": _on_recounted,
     "recommendation.superseded": _on_superseded,
     "party.prepared": _on_prepared,
     "party.proposed": _on_proposed,
@@ -656,11 +798,19 @@ def _not_before(on: date, earlier: date, what: str) -> None:
 
 def _party_open(case: Case, party_key: str, open_states: frozenset[str]) -> PartyDecision:
     decision = case.party(party_key)
-    if case.state not in open_states:
+    if case.state not in open_states and not _decides_anew(case, party_key, open_states):
         raise RuleViolation(
             f"recommendation {case.key!r} is {case.state!r}: party {party_key!r} cannot record this step now"
         )
     return decision
+
+
+def _decides_anew(case: Case, party_key: str, open_states: frozenset[str]) -> bool:
+    """True for a step towards a new decision by a party whose counted decision was annulled after consolidation.
+
+    The party is no longer bound by it and may take its steps (prepare, propose, decide) again.
+    """
+    return open_states is PARTY_STEPS_OPEN and case.state in RECOUNT_STATES and party_key in case.contested
 
 
 def _party_step(

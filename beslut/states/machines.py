@@ -33,6 +33,10 @@ RECOMMENDATION: Final[Mapping[str, Any]] = {
         {"trigger": "enter_into_force", "source": "consolidated", "dest": "in_force", "conditions": "adopted"},
         # A revision that comes into force replaces this agreement.
         {"trigger": "supersede", "source": "in_force", "dest": "superseded"},
+        # A counted decision changed after consolidation (annulled, or decided anew): counted again,
+        # the state stays (an agreement the recount no longer adopts is contested, not silently undone).
+        {"trigger": "recount", "source": "consolidated", "dest": "consolidated"},
+        {"trigger": "recount", "source": "in_force", "dest": "in_force"},
     ],
 }
 

@@ -32,6 +32,8 @@ LAST_DATE = date(2099, 12, 31)
 MAX_TEXT = 500
 
 PolicyKind = Literal["unanimous", "opt_in", "quorum"]
+InForceRequires = Literal["decided", "final"]
+IN_FORCE_REQUIRES: tuple[InForceRequires, ...] = ("decided", "final")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +94,9 @@ class RecommendationSpec:
     supersedes: str | None = None
     cost: CostSpec | None = None
     reminders: ReminderSpec = ReminderSpec()
+    in_force_requires: InForceRequires = "decided"
+    """``decided``: an adopted agreement comes into force on its date; ``final``: only once every
+    counted decision has laga kraft as well (a förbundsordning "antagen i samtliga fullmäktige")."""
 
     def party(self, key: str) -> PartySpec | None:
         """Return the party with *key*, or None."""
@@ -121,6 +126,7 @@ _TOP_KEYS = {
     "cost",
     "party",
     "reminders",
+    "in_force_requires",
 }
 _PARTY_KEYS = {"key", "name", "deciding_body", "population", "population_date", "reply_by"}
 _COST_KEYS = {"total", "unit", "reallocate_opt_in", "pool"}
@@ -157,6 +163,9 @@ def parse_spec(data: Mapping[str, Any]) -> RecommendationSpec:
     if policy.quorum is not None and policy.quorum > len(parties):
         raise SpecError("consolidation", f"quorum {policy.quorum} is more than the {len(parties)} parties")
     supersedes = _text(data, "supersedes", pattern=KEY_PATTERN) if "supersedes" in data else None
+    in_force_requires = _text(data, "in_force_requires") if "in_force_requires" in data else "decided"
+    if in_force_requires not in IN_FORCE_REQUIRES:
+        raise SpecError("in_force_requires", f'expected "decided" or "final", got {in_force_requires!r}')
     if supersedes == key:
         raise SpecError("supersedes", "a recommendation cannot supersede itself")
     spec = RecommendationSpec(
@@ -172,6 +181,7 @@ def parse_spec(data: Mapping[str, Any]) -> RecommendationSpec:
         supersedes=supersedes,
         cost=_cost(data["cost"], parties) if "cost" in data else None,
         reminders=_reminders(data.get("reminders", {})),
+        in_force_requires="final" if in_force_requires == "final" else "decided",
     )
     if spec.in_force_on is not None and spec.in_force_on < spec.reply_by:
         raise SpecError("in_force_on", f"{spec.in_force_on} is before reply_by {spec.reply_by}")
@@ -203,6 +213,8 @@ def spec_to_data(spec: RecommendationSpec) -> dict[str, Any]:
         data["in_force_on"] = spec.in_force_on.isoformat()
     if spec.supersedes is not None:
         data["supersedes"] = spec.supersedes
+    if spec.in_force_requires != "decided":  # absent at the default: proposals recorded before it stay as they were
+        data["in_force_requires"] = spec.in_force_requires
     if spec.cost is not None:
         data["cost"] = {
             "total": str(spec.cost.total),

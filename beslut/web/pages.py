@@ -219,6 +219,7 @@ class PartyLine:
     outcome: str
     decided_on: str
     case_number: str
+    days_late: int | None = None  # decided this many days after its reply date
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +250,8 @@ class RecommendationPage:
     allocation: Allocation | None
     deadlines: tuple[DeadlineLine, ...]
     unfired: int
+    contested: tuple[str, ...] = ()  # names of the parties whose counted decision was annulled
+    waiting_for_final: tuple[str, ...] = ()  # names of the parties whose decision is still open to appeal
 
 
 def recommendation_page(
@@ -273,6 +276,7 @@ def recommendation_page(
             outcome=labels.label(labels.OUTCOMES, d.outcome),
             decided_on=d.decided_on.isoformat() if d.decided_on else "",
             case_number=d.case_number or "",
+            days_late=d.days_late,
         )
         for d in case.parties
     )
@@ -302,6 +306,8 @@ def recommendation_page(
         allocation=_allocation(case, status),
         deadlines=upcoming,
         unfired=sum(1 for d in deadlines if d.due_at <= now),
+        contested=tuple(names.get(k, k) for k in case.contested),
+        waiting_for_final=tuple(names.get(k, k) for k in case.waiting_for_final),
     )
 
 

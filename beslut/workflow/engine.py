@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from beslut.errors import BeslutError, ConcurrencyConflict, Duplicate, InvalidIn
 from beslut.persistence import Store, UnitOfWork, open_store
 from beslut.scheduler.deadlines import REMINDER_KINDS, DeadlineRow, deadline_changes, deadlines_for
 from beslut.scheduler.digest import digest_entries
+from beslut.scheduler.escalations import recount_escalations
 from beslut.scheduler.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
 from beslut.scheduler.reminders import plan_reminder
 from beslut.states import case as domain
@@ -252,6 +253,7 @@ class Engine:
             except BeslutError as error:
                 name_item(error, index, steps[index])
                 raise
+            self._batch_consequences(uow, before, current, events, now)
             for key, old in before.items():
                 uow.save_case(current[key], expected_version=old.version, now=now)
             failpoints.hit("engine.after_save_case")
@@ -264,6 +266,28 @@ class Engine:
                     uow.sync_party_deadlines(key, changes, now=now)
             failpoints.hit("engine.after_sync_deadlines")
         return BatchResult(cases=tuple(current[key] for key in before), records=tuple(records))
+
+    def _batch_consequences(
+        self, uow: UnitOfWork, before: dict[str, Case], current: dict[str, Case], events: list[Event], now: datetime
+    ) -> None:
+        """What a single command does after its events, for a batch's cases: supersede, escalate.
+
+        A step that brought a revision into force supersedes the agreement it revises (added to
+        *before*, *current* and *events*); a recount that left an agreement not adopted queues
+        the coordinator's escalation.
+        """
+        by_stream: dict[str, list[Event]] = {}
+        for event in events:
+            by_stream.setdefault(event.stream, []).append(event)
+        for key in list(before):
+            superseded = self._supersession(uow, current[key], by_stream.get(key, ()), known=current)
+            if superseded is not None:
+                old_case, new_old, follow = superseded
+                before.setdefault(old_case.key, old_case)
+                current[old_case.key] = new_old
+                events.extend(follow)
+        for key, old in before.items():
+            self._queue_escalations(uow, old, current[key], by_stream.get(key, ()), now)
 
     def tick(
         self,
@@ -478,17 +502,11 @@ class Engine:
             new_case = domain.apply(new_case, event, self.calendar)
         changed = [(case, new_case)]
         all_events = list(events)
-        revised = new_case.spec.supersedes
-        entered = next((e for e in events if e.kind == "recommendation.in_force"), None)
-        if entered is not None and revised is not None:
-            old = self._load(uow, revised)
-            follow = [self._stamp(e) for e in domain.supersede(old, by=new_case.key, on=entered.valid_on)]
-            new_old = old
-            for event in follow:
-                new_old = domain.apply(new_old, event, self.calendar)
-            if follow:
-                changed.append((old, new_old))
-                all_events.extend(follow)
+        superseded = self._supersession(uow, new_case, events)
+        if superseded is not None:
+            changed.append(superseded[:2])
+            all_events.extend(superseded[2])
+        self._queue_escalations(uow, case, new_case, events, now)
         for before, after in changed:
             uow.save_case(after, expected_version=before.version, now=now)
         failpoints.hit("engine.after_save_case")
@@ -503,6 +521,35 @@ class Engine:
         records = uow.append_events(all_events, recorded_at=now)
         failpoints.hit("engine.after_append_events")
         return new_case, records
+
+    def _supersession(
+        self, uow: UnitOfWork, revision: Case, events: Sequence[Event], *, known: Mapping[str, Case] | None = None
+    ) -> tuple[Case, Case, list[Event]] | None:
+        """When *events* brought the revision into force: the agreement it replaces, before and after, and the events.
+
+        *known*: cases this transaction already holds (a batch's), used as they stand instead of loaded again.
+        """
+        revised = revision.spec.supersedes
+        entered = next((e for e in events if e.kind == "recommendation.in_force"), None)
+        if entered is None or revised is None:
+            return None
+        old = known[revised] if known is not None and revised in known else self._load(uow, revised)
+        follow = [self._stamp(e) for e in domain.supersede(old, by=revision.key, on=entered.valid_on)]
+        if not follow:
+            return None
+        new_old = old
+        for event in follow:
+            new_old = domain.apply(new_old, event, self.calendar)
+        return old, new_old, follow
+
+    def _queue_escalations(
+        self, uow: UnitOfWork, before: Case, after: Case, events: Sequence[Event], now: datetime
+    ) -> None:
+        """Tell the coordinator, in the same transaction, when a recount left the agreement no longer adopted."""
+        if domain.adoption_lost(before, after):
+            contacts = uow.contacts_of(after.spec.coordinator)
+            entries = recount_escalations(before, after, events, at=now, coordinator_contacts=contacts)
+            uow.queue_messages(entries, now=now)
 
     def _fire(self, claimed: DeadlineRow, due_by: datetime, worker: str) -> Fired | None:
         """Fire one leased timer in one transaction; None if another worker got to it first."""

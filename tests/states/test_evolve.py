@@ -44,7 +44,24 @@ def test_every_handler_changes_only_fields_that_exist() -> None:
     kinds.add("recommendation.superseded")
     _check(superseded)
     assert ("superseded", "svom-2026-next") == (superseded.state, superseded.superseded_by)
+    recounted = _annul_one(in_force[0])
+    kinds.update({"party.appealed", "party.decision_annulled", "recommendation.recounted"})
+    _check(recounted)
+    assert recounted.contested
+    assert recounted.recounted_on is not None
     assert {"recommendation.proposed", *domain._HANDLERS} == kinds  # every handler was run
+
+
+def _annul_one(case: Case) -> Case:
+    """An appeal against one of *case*'s decisions, annulled by the court: a recount."""
+    party = next(p for p in case.parties if p.state in ("announced", "final"))
+    today = date(2026, 6, 1)
+    assert party.appeal_last_day is not None
+    for event in domain.appeal_party(case, party.key, on=party.appeal_last_day, today=today):
+        case = domain.apply(case, event, CALENDAR)
+    for event in domain.settle_party(case, party.key, result="annulled", on=today, today=today):
+        case = domain.apply(case, event, CALENDAR)
+    return case
 
 
 def test_an_evolved_copy_is_equal_to_one_made_by_its_constructor() -> None:

@@ -16,6 +16,8 @@ EXPECTED_RECOMMENDATION = {
     ("recommended", "consolidate"): "consolidated",
     ("consolidated", "enter_into_force"): "in_force",
     ("in_force", "supersede"): "superseded",
+    ("consolidated", "recount"): "consolidated",
+    ("in_force", "recount"): "in_force",
 }
 
 EXPECTED_PARTY = {

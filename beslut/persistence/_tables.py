@@ -53,10 +53,10 @@ class RecommendationRow(SQLModel, table=True):
     withdraw_reason: str | None = Field(default=None, sa_column=Column(Text))
     superseded_on: date | None = None
     participants: str | None = Field(default=None, sa_column=Column(Text))
-    contested: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of party keys (0005)
-    recounted_on: date | None = None
     spec: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    contested: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of party keys (0005)
+    recounted_on: date | None = None
 
 
 class PartyDecisionRow(SQLModel, table=True):

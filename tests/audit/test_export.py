@@ -175,6 +175,30 @@ def test_export_without_a_checkpoint(decided: str, tmp_path: Path) -> None:
     assert "No checkpoint was given" in (tmp_path / "plain" / REP / "data/case-report.html").read_text()
 
 
+def test_export_shows_the_recount_after_an_annulment(
+    mini_maria: tuple[str, object, object], decided: str, key_pair: Keys, tmp_path: Path
+) -> None:
+    _, engine, clock = mini_maria
+    engine.appeal(KEY, "2380", on=at(clock, "2022-09-20"))  # type: ignore[attr-defined]
+    engine.settle(KEY, "2380", result="annulled", on=at(clock, "2025-04-01"))  # type: ignore[attr-defined]
+    ok("audit", "checkpoint", "--key", str(key_pair[0]), "--out", "c.json", db=decided)
+    ok("audit", "export", KEY, "--out", "pkg", "--checkpoint", "c.json", "--pubkey", str(key_pair[1]), db=decided)
+    package = tmp_path / "pkg" / REP / "data"
+    kinds = [json.loads(line)["kind"] for line in (package / "events.jsonl").read_text().splitlines()]
+    assert ["party.decision_annulled", "recommendation.recounted"] == kinds[-2:]
+    exported = json.loads((package / "status.json").read_text())
+    assert (["2380"], "not_adopted", "2025-04-01") == (
+        exported["contested"],
+        exported["outcome"],
+        exported["recounted_on"],
+    )
+    assert "recommendation.recounted" in (package / "case-report.html").read_text()
+    assert (
+        "replaying to status.json and erms.xml"
+        in ok("audit", "verify-export", "pkg", "--pubkey", str(key_pair[1]), db=None).stdout
+    )
+
+
 def test_export_refusals(decided: str, key_pair: Keys, tmp_path: Path) -> None:
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")

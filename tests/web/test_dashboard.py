@@ -199,6 +199,15 @@ class TestRecommendationPage:
         assert "scheduler" == cells[5].words
         assert "recommendation.superseded" == rows[-1].attrs["data-slag"]
 
+    def test_a_late_decision_is_marked(self, signed_in: TestClient) -> None:
+        """Ragunda decided on 2022-10-10, ten days after its reply date: marked; the parties in time are not."""
+        rows = page(signed_in, f"/rekommendationer/{KEY_2022}").by_id("parter").find("tbody").find_all("tr")
+        marked = {row.attrs["data-part"]: row.find_all("td", class_="sent-beslut") for row in rows}
+        (late,) = marked.pop("2303")
+        assert "10" == late.attrs["data-dagar-sent"]
+        assert "2022-10-10 · 10 dagar för sent" == late.words
+        assert [] == [cells for cells in marked.values() if cells]
+
     def test_allocation_adds_up_to_the_budget(self, signed_in: TestClient) -> None:
         """The 2022 split: Östersund 1 236 026 kr, the Region 2 462 500 kr, nine shares summing to 5 000 000."""
         table = page(signed_in, f"/rekommendationer/{KEY_2022}").by_id("fordelning")

@@ -271,7 +271,6 @@ class Replayer:
             return _first(domain.supersede(case, by=p["by"], on=on))
         return f"unknown event kind {kind!r}"
 
-
     def _recount(self, case: Case, p: Mapping[str, Any], on: date) -> Event | str | None:
         """A recount follows the change of a counted decision after consolidation, on the change's legal date."""
         changed = p.get("changed")

@@ -197,9 +197,7 @@ class Case:
 
     def _waits_for_finality(self) -> bool:
         return (
-            self.spec.in_force_requires == "final"
-            and self.state == "consolidated"
-            and self.outcome in ADOPTED_OUTCOMES
+            self.spec.in_force_requires == "final" and self.state == "consolidated" and self.outcome in ADOPTED_OUTCOMES
         )
 
 
@@ -439,9 +437,7 @@ def adoption_lost(before: Case, after: Case) -> bool:
     coordinator must be told (an escalation is queued with the change).
     """
     return (
-        before.state in RECOUNT_STATES
-        and before.outcome in ADOPTED_OUTCOMES
-        and after.outcome not in ADOPTED_OUTCOMES
+        before.state in RECOUNT_STATES and before.outcome in ADOPTED_OUTCOMES and after.outcome not in ADOPTED_OUTCOMES
     )
 
 

@@ -180,3 +180,48 @@ def test_a_late_decision_is_marked(recommended: str) -> None:
     payloads = [e["payload"] if isinstance(e["payload"], dict) else json.loads(e["payload"]) for e in decided]
     assert [5, None] == [p.get("days_late") for p in payloads]
     ok("audit", "replay", "--check", db=recommended)
+
+
+def test_final_policy_the_tick_that_makes_the_last_decision_final_brings_it_into_force(
+    store_url: str, tmp_path: Path
+) -> None:
+    spec = tmp_path / "final.toml"
+    spec.write_text(
+        SPEC_2022.read_text(encoding="utf-8").replace(
+            "in_force_on = 2023-01-01", 'in_force_on = 2022-10-01\nin_force_requires = "final"'
+        ),
+        encoding="utf-8",
+    )
+    ok("init", db=store_url)
+    ok("propose", str(spec), "--on", "2022-06-03", db=store_url)
+    ok("recommend", KEY, "--on", "2022-06-03", db=store_url)
+    approve_all(store_url, "2022-09-05")
+    _announce_all(store_url, "2022-09-20")  # the appeal period ends on 2022-10-11
+    ok("consolidate", KEY, "--on", "2022-10-03", db=store_url)
+    ok("tick", "--now", "2022-10-11T12:00", db=store_url)
+    assert ("consolidated", PARTIES) == (status(store_url)["state"], status(store_url)["waiting_for_final"])
+    ok("tick", "--now", "2022-10-12T00:00", db=store_url)
+    document = status(store_url)
+    assert ("in_force", "2022-10-12", []) == (
+        document["state"],
+        document["in_force_since"],
+        document["waiting_for_final"],
+    )
+    log = ok("audit", "log", KEY, "--json", db=store_url).json()
+    events = log if isinstance(log, list) else log["events"]
+    final_and_in_force = [e["kind"] for e in events[-2:]]
+    assert ["party.final", "recommendation.in_force"] == final_and_in_force  # one transaction: the last timer's
+    assert events[-1]["recorded_at"] == events[-2]["recorded_at"]
+    ok("audit", "replay", "--check", db=store_url)
+
+
+def test_an_unknown_in_force_requirement_is_refused(db: str, tmp_path: Path) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text(
+        SPEC_2022.read_text(encoding="utf-8").replace(
+            "in_force_on = 2023-01-01", 'in_force_on = 2023-01-01\nin_force_requires = "signed"'
+        ),
+        encoding="utf-8",
+    )
+    result = refused("propose", str(spec), "--on", "2022-06-03", db=db)
+    assert "in_force_requires" in result.stderr

@@ -15,6 +15,7 @@ from beslut.errors import InvalidInput, NotFound
 from beslut.jsontext import pretty
 from beslut.persistence import DEFAULT_DATABASE, open_store
 from beslut.persistence.schema import require_current_store
+from beslut.states.actors import RULE, actor_id
 from beslut.workflow import CommandResult, Engine
 
 Db = Annotated[
@@ -28,10 +29,32 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on s
 Expect = Annotated[
     int | None, typer.Option("--expect-version", help="Refuse (exit 3) unless the recommendation is at this version.")
 ]
+ACTOR_ENV = "BESLUT_ACTOR"
+
+
+def _actor_option(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """Refuse an actor that is not an id before the command opens the database, naming where it came from.
+
+    Click reads an empty environment variable as unset; an empty ``BESLUT_ACTOR`` is refused here
+    instead of quietly becoming ``cli``: whoever set it meant to name someone.
+    """
+    name = param.name or "actor"
+    source = ctx.get_parameter_source(name)  # by name: Typer carries its own copy of Click's enum
+    from_env = source is not None and source.name == "ENVIRONMENT"
+    if value is None:
+        if os.environ.get(ACTOR_ENV) == "":
+            actor_id("", source=ACTOR_ENV)
+        return None
+    return actor_id(value, source=ACTOR_ENV if from_env else "--actor")
+
+
 Actor = Annotated[
     str | None,
     typer.Option(
-        "--actor", envvar="BESLUT_ACTOR", help="Id of who acts, recorded in the audit log (an id, never a name)."
+        "--actor",
+        envvar=ACTOR_ENV,
+        callback=_actor_option,
+        help=f"Id of who acts, recorded in the audit log: {RULE}; never a name or an e-mail address.",
     ),
 ]
 Key = Annotated[str, typer.Argument(help="The recommendation's key.")]
@@ -56,6 +79,7 @@ def close_engines() -> None:
 
 
 def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = True) -> Engine:
+    actor = actor_id("cli" if actor is None else actor, source="--actor")  # before anything is opened or created
     target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
     if must_exist and "://" not in target and not Path(target).is_file():
         # Opening an SQLite path creates the file; a read or a refused command must not.
@@ -70,7 +94,7 @@ def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = 
         except BaseException:
             store.close()
             raise
-    engine = Engine(store, actor=actor or "cli")
+    engine = Engine(store, actor=actor)
     _OPENED.append(engine)
     return engine
 

@@ -30,6 +30,7 @@ from beslut.scheduler.escalations import recount_escalations
 from beslut.scheduler.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
 from beslut.scheduler.reminders import plan_reminder
 from beslut.states import case as domain
+from beslut.states.actors import actor_id
 from beslut.states.audit_chain import AuditRecord, ChainReport, verify_chain
 from beslut.states.calendar import BusinessCalendar, local_date
 from beslut.states.case import Case, Event
@@ -75,7 +76,11 @@ class Engine:
         store: where recommendations, deadlines and the audit log live.
         clock: where "now" comes from (recorded_at, and refusing legal dates in the future).
         calendar: the business calendar for rolling dates.
-        actor: the id recorded in audit events as who acted; ids only, never names.
+        actor: the id recorded in audit events as who acted; ids only, never names
+            (:func:`beslut.states.actors.actor_id`: 1-64 letters, digits and ``. _ : -``).
+
+    Raises:
+        InvalidInput: *actor* is not an id (a name, an e-mail address, empty, too long).
     """
 
     def __init__(
@@ -86,15 +91,22 @@ class Engine:
         calendar: BusinessCalendar | None = None,
         actor: str = "api",
     ) -> None:
+        self.actor = actor_id(actor)  # first: a refused actor leaves nothing half made
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.calendar = calendar or BusinessCalendar()
-        self.actor = actor
 
     @classmethod
     def open(cls, target: str | Path | None = None, **options: Any) -> Engine:
         """Open an engine on a file path or database URL (see :func:`beslut.persistence.open_store`)."""
-        return cls(open_store(target), **options)
+        if "actor" in options:  # refused before the store is opened: an SQLite file must not appear
+            actor_id(options["actor"])
+        store = open_store(target)
+        try:
+            return cls(store, **options)
+        except BaseException:
+            store.close()
+            raise
 
     def close(self) -> None:
         """Release the store's connections."""

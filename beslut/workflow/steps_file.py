@@ -4,7 +4,8 @@ Each line becomes a :class:`~beslut.workflow.batch.PartyStep` tagged with its li
 so a refusal (here, or by the engine later) names the line to fix. The fields are the
 step's: ``action, key, party, on`` and, as the action needs them, ``outcome, paragraph,
 body, conditions, case_number, result``; ``expected_version`` is optional. Unknown
-fields are refused rather than ignored: a misspelt ``conditons`` must not vanish.
+fields are refused rather than ignored: a misspelt ``conditons`` must not vanish. A step
+carries no ``actor``: the whole import is recorded as the one actor id of ``--actor``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ def _csv_steps(text: str) -> list[PartyStep]:
 
 def _step(value: dict[Any, Any], number: int) -> PartyStep:
     where = f"line {number}"
+    if "actor" in value:
+        # Who acts is one id for the whole import (--actor / BESLUT_ACTOR), checked before the file is read;
+        # a step's own actor would be a second way into the hashed log, and names would come that way.
+        raise InvalidInput(f"{where}: a step has no 'actor': the import's actor is --actor (or BESLUT_ACTOR), an id")
     unknown = sorted(str(k) for k in value if k not in FIELDS)
     if unknown:
         raise InvalidInput(f"{where}: unknown field {unknown[0][:60]!r}; fields are {', '.join(FIELDS)}")

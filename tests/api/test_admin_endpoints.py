@@ -9,9 +9,11 @@ what ``beslut db current|history --json`` print; ``/diagrams/{machine}`` what
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
-from tests.api.conftest import Api
+from tests.api.conftest import NOW, Api
 from tests.cli.helpers import ok, run
 
 ADMIN_ONLY = [
@@ -45,7 +47,9 @@ class TestTokens:
         token_id = api.token_ids["clerk_2309"]
         response = api.client.delete(f"/tokens/{token_id}", headers=api.headers("admin"))
         assert 200 == response.status_code, response.text
-        assert response.json()["revoked_at"] is not None
+        assert NOW == datetime.fromisoformat(response.json()["revoked_at"])  # the app's clock, not just "set"
+        listed = next(t for t in api.get("/tokens").json() if t["id"] == token_id)
+        assert NOW == datetime.fromisoformat(listed["revoked_at"])  # and that is what was stored
         assert 401 == api.get("/whoami", who="clerk_2309").status_code
         cli = run("token", "revoke", token_id, db=api.url)
         assert 2 == cli.code

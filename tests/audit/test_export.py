@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -296,4 +296,45 @@ def test_a_copied_package_still_verifies(decided: str, key_pair: Keys, tmp_path:
     package = export(decided, key_pair, tmp_path)
     shutil.copytree(package, tmp_path / "archive" / "copy")
     ok("audit", "verify-export", str(tmp_path / "archive" / "copy"), "--pubkey", str(key_pair[1]), db=None)
-    assert date.today()  # the package holds no absolute path or machine-specific name
+
+
+# An absolute POSIX or Windows path, or a file: URL (any form): none belongs in a package that is moved between machines.
+_ABSOLUTE = re.compile(r"file:|(?<![\w.:/-])/(?:tmp|home|root|work|var|usr|etc|opt|mnt|srv|private|Users)/|[A-Za-z]:\\")
+
+
+def test_the_package_holds_no_absolute_path(decided: str, key_pair: Keys, tmp_path: Path) -> None:
+    """Every file of the package, as text: no path of the machine that wrote it, no href that is not relative.
+
+    The export is given absolute paths on purpose (--out, --checkpoint, --pubkey, the SQLite file), so a
+    package that copied any of them in would show it here.
+    """
+    checkpoint = tmp_path / "cp" / "c.json"
+    checkpoint.parent.mkdir()
+    ok("audit", "checkpoint", "--key", str(key_pair[0].resolve()), "--out", str(checkpoint), db=decided)
+    out = (tmp_path / "out" / "pkg").resolve()
+    pubkey = str(key_pair[1].resolve())
+    ok("audit", "export", KEY, "--out", str(out), "--checkpoint", str(checkpoint), "--pubkey", pubkey, db=decided)
+    machine = {str(tmp_path), str(tmp_path.resolve()), str(out), str(checkpoint), pubkey, str(Path.home())}
+    if "://" not in decided:
+        machine.add(str(Path(decided).resolve()))
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(files) >= 8, files
+    hrefs: list[str] = []
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        where = path.relative_to(out).as_posix()
+        for value in machine:
+            assert value not in text, f"{where} holds {value}"
+        found = _ABSOLUTE.search(text)
+        assert found is None, f"{where}: {text[max(0, found.start() - 60) : found.end() + 60]!r}"
+        if path.suffix == ".xml":
+            for element in ET.fromstring(path.read_bytes()).iter():
+                hrefs.extend(v for k, v in element.attrib.items() if k == f"{XLINK}href" or k.endswith("href"))
+            hrefs.extend(re.findall(r'href="([^"]*)"', text))
+        elif path.suffix == ".html":
+            hrefs.extend(re.findall(r'(?:href|src)="([^"]*)"', text))
+    assert hrefs, "no href found: the test would prove nothing"
+    for href in hrefs:
+        assert not href.startswith(("/", "\\")), href
+        assert ":" not in href.split("/")[0] or href.startswith("#"), href  # no scheme (file:, http:), no drive
+        assert ".." not in href.split("/"), href

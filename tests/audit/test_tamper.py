@@ -13,6 +13,7 @@ import json
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -24,6 +25,7 @@ from beslut.audit import service
 from beslut.audit.verify import Report
 from beslut.persistence import open_store
 from beslut.states.audit_chain import canonical_json
+from beslut.workflow import Engine
 from tests.audit.attacker import COLUMNS, Attacker, flipped
 from tests.audit.conftest import build, sign
 from tests.cli.helpers import run
@@ -378,3 +380,49 @@ def test_the_cli_names_the_seq_and_exits_4(attacker: Attacker, log_url: str) -> 
     assert result.stderr.startswith("error: audit log broken at seq 2500: expected seq 2500")
     assert 1 == len(result.error_lines)
     assert "" == result.stdout
+
+
+# ---------------------------------------------------------------- one row rewritten, only its own hash recomputed
+
+
+def test_one_row_rehashed_alone_breaks_the_next_link_and_every_verifier_names_that_seq(
+    attacker: Attacker, log_url: str
+) -> None:
+    """Row 1500's payload rewritten and ITS hash recomputed, later rows left as they were.
+
+    Row 1500 is consistent in itself (its hash is its content's), so only the link of row 1501
+    (prev_hash, still row 1500's old hash) shows the change: a verifier without the link check
+    passes this log. All three verifiers must name seq 1501: the auditor's (service.verify_store,
+    what `beslut audit verify` runs, in one process and on two), Engine.verify_audit
+    (beslut.states.audit_chain.verify_chain) and the command line (exit 4).
+    """
+    seq = 1500
+    old = attacker.records()[seq - 1]
+    payload = old.payload.replace('"actor":"bench"', '"actor":"mallory"', 1)
+    assert payload != old.payload, old.payload
+    attacker.set(seq, "payload", payload)
+    attacker.set(seq, "hash", replace(old, payload=payload).recompute_hash())
+    rewritten = attacker.records()[seq - 1]
+    assert rewritten.hash == rewritten.recompute_hash() != old.hash  # the row alone is consistent
+    assert attacker.records()[seq].prev_hash == old.hash  # the next row still links to the old hash
+
+    report = verify(log_url)
+    caught(report, seq + 1, "chain")
+    assert f"does not match the hash of seq {seq}" in (report.problem or "")
+    assert report.events == seq  # every row up to the rewritten one passed on its own
+
+    store = open_store(log_url, read_only=True)
+    try:
+        assert service.verify_store(store, parallel=True).as_dict() == report.as_dict()
+    finally:
+        store.close()
+
+    with Engine.open(log_url) as engine:
+        chain = engine.verify_audit()
+    assert (False, seq + 1, seq) == (chain.ok, chain.first_bad_seq, chain.events), chain.problem
+    assert f"does not match the hash of seq {seq}" in (chain.problem or "")
+
+    result = run("audit", "verify", db=log_url)
+    assert (4, "") == (result.code, result.stdout)
+    assert 1 == len(result.error_lines)
+    assert result.stderr.startswith(f"error: audit log broken at seq {seq + 1}: prev_hash "), result.stderr

@@ -424,6 +424,16 @@ class TestReplyDateRolling:
         assert ("2022-06-27", "2022-06-24") == (document["reply_by"], document["reply_by_as_given"])
         assert ["2022-06-27", "2022-06-27"] == [p["deadline"] for p in document["parties"]]
 
+    def test_reply_by_on_midsommarafton_2026_rolls_to_monday_22_june(
+        self, db: str, write_spec: Callable[..., Path]
+    ) -> None:
+        """2026: midsommarafton is Friday 19 June (midsommardagen Saturday 20): the reply date becomes Monday 22."""
+        text = ROLLING_SPEC.format(rolls="true").replace("reply_by = 2022-06-24", "reply_by = 2026-06-19")
+        ok("propose", str(write_spec(text)), "--on", "2025-06-02", db=db)
+        document = status(db, "midsommar-test")
+        assert ("2026-06-22", "2026-06-19") == (document["reply_by"], document["reply_by_as_given"])
+        assert ["2026-06-22", "2026-06-22"] == [p["deadline"] for p in document["parties"]]
+
     def test_reply_by_does_not_roll_when_the_spec_says_so(self, db: str, write_spec: Callable[..., Path]) -> None:
         """With reply_by_rolls=false the reply date stays on midsommarafton."""
         ok("propose", str(write_spec(ROLLING_SPEC.format(rolls="false"))), "--on", "2022-06-01", db=db)

@@ -104,6 +104,54 @@ def test_appeal_period_last_day(announced: date, last_day: date) -> None:
     assert last_day == CAL.appeal_period_last_day(announced)
 
 
+# Posting day on the notice board -> last day for appeals (KL 13:5: three weeks from the posting day; Lag
+# 1930:173: the same weekday three weeks on, moved to the next working day). These pairs are CONSTRUCTED
+# from the law and the calendar, not copied from published protocols: no protocol's "anslag/bevis" block
+# (posting date and "sista dag för överklagande") was reachable when they were written (the public
+# transcripts found had the dates stripped). Each was checked by hand against a calendar; the reason the
+# last day moves is named, and the day(s) it passes over are asserted as non-working below, so a calendar
+# that loses a holiday fails here with that holiday's name.
+APPEAL_CASES = [
+    # Friday; +3 weeks is Friday 19 June 2026 = midsommarafton, Sat 20 = midsommardagen, Sun 21 -> Monday 22
+    (date(2026, 5, 29), date(2026, 6, 19), date(2026, 6, 22)),
+    # Friday; +3 weeks is Friday 26 Dec 2025 = annandag jul, then Sat 27, Sun 28 -> Monday 29 Dec
+    (date(2025, 12, 5), date(2025, 12, 26), date(2025, 12, 29)),
+    # Friday; +3 weeks is Friday 3 April 2026 = långfredagen (Easter Sunday is 5 April 2026), Sat 4,
+    # påskdagen 5, annandag påsk Monday 6 -> Tuesday 7 April
+    (date(2026, 3, 13), date(2026, 4, 3), date(2026, 4, 7)),
+    # Wednesday; +3 weeks is Wednesday 31 Dec 2025 = nyårsafton, Thursday 1 Jan = nyårsdagen -> Friday 2 Jan 2026
+    (date(2025, 12, 10), date(2025, 12, 31), date(2026, 1, 2)),
+    # Thursday; +3 weeks is Thursday 29 May 2025 = Kristi himmelsfärds dag -> Friday 30 May
+    (date(2025, 5, 8), date(2025, 5, 29), date(2025, 5, 30)),
+    # Friday; +3 weeks is Friday 1 Jan 2027 = nyårsdagen, then Sat 2, Sun 3 -> Monday 4 Jan 2027
+    (date(2026, 12, 11), date(2027, 1, 1), date(2027, 1, 4)),
+    # Friday; +3 weeks is Friday 20 June 2025 = midsommarafton, Sat 21 = midsommardagen, Sun 22 -> Monday 23
+    (date(2025, 5, 30), date(2025, 6, 20), date(2025, 6, 23)),
+    # Friday; +3 weeks is Friday 27 June 2025, a working day (the week after midsommar): it stays
+    (date(2025, 6, 6), date(2025, 6, 27), date(2025, 6, 27)),
+]
+
+
+@pytest.mark.parametrize(("posted", "three_weeks", "last_day"), APPEAL_CASES, ids=lambda d: d.isoformat())
+def test_appeal_last_day_for_a_posting_day(posted: date, three_weeks: date, last_day: date) -> None:
+    assert three_weeks == posted + timedelta(weeks=3)
+    assert last_day == CAL.appeal_period_last_day(posted)
+    assert CAL.is_working_day(last_day)
+    skipped = [three_weeks + timedelta(days=n) for n in range((last_day - three_weeks).days)]
+    assert [d for d in skipped if CAL.is_working_day(d)] == []  # every day passed over is a non-working day
+
+
+def test_midsommarafton_2026_is_friday_19_june_and_rolls_to_monday_22() -> None:
+    """2026: midsommardagen is Saturday 20 June, so midsommarafton (not a public holiday, but named by Lag
+    1930:173, and a de facto holiday) is Friday 19 June; a deadline that day moves to Monday 22 June."""
+    assert (4, "Midsommarafton") == (date(2026, 6, 19).weekday(), CAL.non_working_reason(date(2026, 6, 19)))
+    assert "Midsommardagen" == CAL.non_working_reason(date(2026, 6, 20))
+    assert CAL.is_working_day(date(2026, 6, 18))
+    assert date(2026, 6, 18) == CAL.roll_forward(date(2026, 6, 18))
+    for day in (date(2026, 6, 19), date(2026, 6, 20), date(2026, 6, 21)):
+        assert date(2026, 6, 22) == CAL.roll_forward(day)
+
+
 def test_appeal_period_is_three_weeks_same_weekday() -> None:
     announced = date(2022, 9, 1)
     assert announced.weekday() == CAL.appeal_period_last_day(announced).weekday()

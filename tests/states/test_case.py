@@ -201,6 +201,41 @@ class TestCost:
         assert Decimal("2537500") == amounts["2380"] + amounts["2309"]
         assert Decimal("5000000") == sum(amounts.values())
 
+    @pytest.mark.parametrize(
+        ("approver", "reallocate", "expected"),
+        [
+            # Krokom alone, planned share: 2 537 500 x 15352 / 132054 by largest remainder = 294 998.
+            ("2309", False, Decimal("294998")),
+            # Krokom alone with reallocation: the whole municipal pool is re-split among one municipality.
+            ("2309", True, Decimal("2537500")),
+            # The Region alone: its own pool either way (no other party in it to re-split among).
+            ("region-jh", False, Decimal("2462500")),
+            ("region-jh", True, Decimal("2462500")),
+        ],
+    )
+    def test_opt_in_with_exactly_one_approval(self, approver: str, reallocate: bool, expected: Decimal) -> None:
+        """One approval under opt-in: partially adopted, that party the only participant and the only payer."""
+        case = _recommended("opt_in", reallocate=reallocate)
+        others = [p.key for p in case.parties if p.key != approver]
+        case = _decide(case, approver, "approved")
+        for party in others[:5]:
+            case = _decide(case, party, "rejected")  # the rest do not answer by the reply date
+        events = domain.consolidate(case, on=date(2022, 10, 3), today=TODAY)
+        counted = events[0].payload
+        assert ("partially_adopted", [approver], [approver]) == (
+            counted["outcome"],
+            counted["approved"],
+            counted["participants"],
+        )
+        assert (others[:5], others[5:]) == (counted["rejected"], counted["not_answered"])
+        case = _run(case, events)
+        assert ("partially_adopted", (approver,)) == (case.outcome, case.participants)
+        amounts = case.amounts()
+        assert amounts is not None
+        assert {approver: expected} == {party: amount for party, amount in amounts.items() if amount}
+        assert set(amounts) == {p.key for p in case.parties}
+        assert expected == sum(amounts.values())
+
     def test_not_adopted_costs_nothing(self) -> None:
         """A not adopted recommendation costs nobody anything."""
         case = _decide(_recommended(), "2380", "rejected")

@@ -99,11 +99,17 @@ def the(engine: Engine, contact: str) -> OutboxRecord:
 
 
 def queue_reminders(engine: Engine) -> Engine:
-    """The 2022 case recommended and its 14-day reminders queued: nine messages, two to named contacts."""
+    """The 2022 case recommended and its 14-day reminders queued: nine messages, one to each party's contact.
+
+    Every party has a contact (two with an address): a message to no contact is never sent (see
+    test_ladder.py), and these tests are about the ones that are.
+    """
     engine.propose(spec_2022(), on=date(2022, 6, 3))
     engine.recommend(KEY, on=date(2022, 6, 3))
     engine.add_contact(Contact(id="c-2380", party=PARTY, email="registrator@ostersund.example"))
     engine.add_contact(Contact(id=FAILING, party="2309", email="kommun@krokom.example"))
+    for party in PARTIES[2:]:
+        engine.add_contact(Contact(id=f"c-{party}", party=party))
     engine.tick(local(2022, 9, 16))
     assert 9 == len(engine.outbox(status="queued"))
     return engine
@@ -228,6 +234,9 @@ class TestWorkers:
         self, store: Store, store_url: str, clock: FixedClock
     ) -> None:
         """Two workers on two connection pools, running at once over 200 messages, never deliver one twice."""
+        engine = Engine(store, clock=clock, actor="test")  # the reminders' recommendation, still open: all are due
+        engine.propose(spec_2022(), on=date(2022, 6, 3))
+        engine.recommend(KEY, on=date(2022, 6, 3))
         entries = [
             OutboxEntry(
                 recommendation=KEY, party=PARTIES[n % 9], kind="before", due_at=local(2022, 9, 16), contact_id=f"c{n}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
@@ -35,8 +36,11 @@ from tests.scheduler.daemon_helpers import (
     SECRET_ENV,
     SPEC_2022,
     DeliveryCounter,
+    Progress,
     contact_of,
+    daemons,
     smtp_notifier,
+    wait_until,
     webhook_notifier,
     webhook_receiver,
     write_config,
@@ -125,6 +129,16 @@ def mine(rows: list[OutboxRecord], kind: str, party: str) -> list[OutboxRecord]:
 # -- the party decides after its reminder was queued
 
 
+def reminded_then_decided(url: str) -> None:
+    """Ticked on 2022-09-16 (the 14-day reminders queued); Östersund decides on the 20th; Ragunda has no contact."""
+    clock = FixedClock(local(2022, 9, 16, 8))
+    with recommend(url, clock, contacts=[p for p in PARTIES if p != SILENT]) as engine:
+        engine.tick(local(2022, 9, 16))
+        assert 9 == len(engine.outbox(status="queued"))
+        clock.set(local(2022, 9, 20, 10))
+        engine.decide(KEY, DECIDER, outcome="approved", paragraph="§ 88", on=date(2022, 9, 20))
+
+
 def test_a_reminder_to_a_party_that_decided_meanwhile_is_skipped_and_no_contact_is_never_sent(
     store_url: str, tmp_path: Path
 ) -> None:
@@ -134,13 +148,7 @@ def test_a_reminder_to_a_party_that_decided_meanwhile_is_skipped_and_no_contact_
     contact, so its messages fail as ``no contact`` and are never sent nor retried; everyone else's
     messages (the old reminder, and what the real clock fires now) go through the SMTP server.
     """
-    clock = FixedClock(local(2022, 9, 16, 8))
-    with recommend(store_url, clock, contacts=[p for p in PARTIES if p != SILENT]) as engine:
-        engine.tick(local(2022, 9, 16))
-        assert 9 == len(engine.outbox(status="queued"))
-        clock.set(local(2022, 9, 20, 10))
-        engine.decide(KEY, DECIDER, outcome="approved", paragraph="§ 88", on=date(2022, 9, 20))
-
+    reminded_then_decided(store_url)
     with smtp_server() as sink:
         first = run_once(store_url, tmp_path, smtp_notifier(sink.port))
         mailed = Counter(rcpt for mail in sink.received for rcpt in mail.rcpt_tos)
@@ -182,6 +190,34 @@ def test_a_reminder_to_a_party_that_decided_meanwhile_is_skipped_and_no_contact_
     }
     assert {"timers": 0, "sent": 0, "failed": 0, "not_due": 0} == again.counts  # nothing retried
     assert rows == outbox(store_url)
+
+
+def test_the_long_running_daemon_checks_again_too(store_url: str, tmp_path: Path) -> None:
+    """The same, delivered by `scheduler run` (the daemon, stopped by SIGTERM) through the webhook notifier."""
+    reminded_then_decided(store_url)
+    progress = Progress(store_url)
+    try:
+        with webhook_receiver(DeliveryCounter()) as receiver, daemons(tmp_path, store_url) as group:
+            daemon = group.start("daemon-a", notifier=webhook_notifier(receiver.url))
+            wait_until(
+                "the timers to fire and the outbox to drain",
+                lambda: progress.due_timers() == 0 and progress.outbox("queued") == 0,
+                timeout=RUN_WITHIN,
+            )
+            code, _ = daemon.stop(signal.SIGTERM)
+    finally:
+        progress.close()
+    assert (code, daemon.errors()) == (0, "")
+
+    rows = outbox(store_url)
+    (reminder,) = mine(rows, "before", DECIDER)
+    assert ("skipped", "no longer due: the party has decided (decided)") == (reminder.status, reminder.last_error)
+    sent = {r.dedupe_key for r in rows if r.status == "sent"}
+    assert set(receiver.snapshot()) == sent
+    assert reminder.dedupe_key not in receiver.snapshot()
+    assert {("failed", "no contact")} == {(r.status, r.last_error) for r in rows if r.status == "failed"}
+    assert {SILENT} == {r.party for r in rows if r.status == "failed"}
+    assert 1 == sum(int(str(e.get("not_due", 0))) for e in daemon.events() if e.get("event") == "tick")
 
 
 # -- the recommendation moves on after its overdue reminders were queued

@@ -45,8 +45,8 @@ def scheduler_run(
     )
     daemon = SchedulerDaemon(engine, delivery, settings)
     if once:
-        handled, sent, failed = daemon.run_once()
-        typer.echo(f"{handled} timer(s) handled, {sent} message(s) sent, {failed} failed")
+        handled, sent, failed, skipped = daemon.run_once()
+        typer.echo(f"{handled} timer(s) handled, {sent} message(s) sent, {failed} failed, {skipped} no longer due")
         return
     raise typer.Exit(daemon.run())
 

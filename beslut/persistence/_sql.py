@@ -184,6 +184,24 @@ _FINISH_OUTBOX = (
         claimed_until=None,
     )
 )
+_CLOSE_OUTBOX = (  # a message no longer due, or with no one to send it to: closed unsent, never retried
+    update(_O)
+    .where(
+        and_(
+            _O.c.id == bindparam("b_id"),
+            _O.c.claimed_by == bindparam("b_worker"),
+            _O.c.claimed_until >= bindparam("b_now"),
+            _O.c.status.in_(["queued", "failed"]),
+        )
+    )
+    .values(
+        status=bindparam("status"),
+        last_error=bindparam("last_error"),
+        next_attempt_at=None,
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
 _TOKEN_BY_HASH = select(t.API_TOKEN).where(t.API_TOKEN.c.token_sha256 == bindparam("digest"))
 _CLOSE_DEADLINE = (
     update(_D)
@@ -742,6 +760,13 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             )
             .values(claimed_until=lease_until)
         )
+        return bool(result.rowcount == 1)
+
+    def close_outbox(self, outbox_id: int, *, worker: str, now: datetime, status: str, reason: str) -> bool:
+        """Close a message this worker holds unexpired as *status* with *reason*, without a next attempt."""
+        assert status in ("skipped", "failed"), status
+        values = {"b_id": outbox_id, "b_worker": worker, "b_now": now, "status": status, "last_error": reason}
+        result = self.connection.execute(_CLOSE_OUTBOX, values)
         return bool(result.rowcount == 1)
 
     def finish_outbox(

@@ -269,6 +269,15 @@ class UnitOfWork(Reader):
         """
 
     @abstractmethod
+    def close_outbox(self, outbox_id: int, *, worker: str, now: datetime, status: str, reason: str) -> bool:
+        """Close an unsent message *worker* holds (unexpired) without sending it; False if it no longer holds it.
+
+        *status* is ``skipped`` (no longer due) or ``failed`` (cannot be sent, e.g. no contact);
+        either way there is no next attempt, and *reason* is kept in ``last_error`` for the
+        coordinator. Attempts are not counted: nothing was tried.
+        """
+
+    @abstractmethod
     def put_contact(self, contact: Contact) -> None:
         """Insert or replace a contact."""
 

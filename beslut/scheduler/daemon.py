@@ -85,8 +85,8 @@ class SchedulerDaemon:
         """Ask the daemon to stop (signal handlers call this)."""
         self._stop.set()
 
-    def run_once(self) -> tuple[int, int, int]:
-        """One tick and one delivery pass, then return (timers handled, sent, failed)."""
+    def run_once(self) -> tuple[int, int, int, int]:
+        """One tick and one delivery pass, then return (timers handled, sent, failed, skipped as no longer due)."""
         return self._tick()
 
     def run(self) -> int:
@@ -163,7 +163,7 @@ class SchedulerDaemon:
             if failures:
                 log.info("tick_recovered", daemon_id=self.daemon_id, failures=failures)
 
-    def _tick(self, *, lag: float | None = None) -> tuple[int, int, int]:
+    def _tick(self, *, lag: float | None = None) -> tuple[int, int, int, int]:
         with self._lock:
             started = time.monotonic()
             now = self.engine.clock.now()
@@ -175,7 +175,7 @@ class SchedulerDaemon:
             )
             report = self.delivery.deliver_due(should_stop=self._stop.is_set)
             self._beat(handled=len(fired), delivered=report.sent, seconds=time.monotonic() - started, lag=lag)
-            if fired or report.sent or report.failed:
+            if fired or report.sent or report.failed or report.skipped:
                 log.info(
                     "tick",
                     daemon_id=self.daemon_id,
@@ -186,8 +186,9 @@ class SchedulerDaemon:
                     skipped=sum(f.skipped for f in fired),
                     sent=report.sent,
                     failed=report.failed,
+                    not_due=report.skipped,  # closed unsent at delivery ("skipped" above is the coalesced ladder)
                 )
-            return len(fired), report.sent, report.failed
+            return len(fired), report.sent, report.failed, report.skipped
 
     def _checkpoint_job(self) -> None:
         if self.checkpoints is not None:  # the job logs every outcome and never raises

@@ -10,21 +10,30 @@ message carries its dedupe key (Message-ID, ``X-Beslut-Delivery``) so a receiver
 can drop the repeat. A failure is recorded on the row (``failed``, the error, the
 next attempt) and the worker goes on with the next message; after
 :data:`MAX_ATTEMPTS` the row stays ``failed`` with no next attempt, for an operator.
+
+Each message is checked again just before it is sent, in the transaction that
+re-leases it: that transaction locks the recommendation first (the lock order of
+every command), applies :func:`~beslut.scheduler.reminders.delivery_verdict` to the
+case as it is now, and either renews the lease or closes the row unsent, ``skipped``
+(the party has decided, the recommendation moved on) or ``failed`` (no contact), with
+the reason in ``last_error``. A reminder queued months ago therefore never reaches a
+party that has answered, and a message to nobody is never counted as sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from beslut import failpoints
 from beslut.clock import Clock, later
-from beslut.persistence import Store
+from beslut.persistence import Store, UnitOfWork
 from beslut.scheduler.notifiers.base import DeliveryError, Message, Notifier, Recipient
-from beslut.scheduler.records import OutboxRecord
+from beslut.scheduler.records import Contact, OutboxRecord
+from beslut.scheduler.reminders import Verdict, delivery_verdict
 from beslut.states.case import Case
 
 MAX_ATTEMPTS = 8
@@ -42,6 +51,7 @@ class DeliveryReport:
 
     sent: int = 0
     failed: int = 0
+    skipped: int = 0  # closed unsent at delivery: no longer due
 
 
 def backoff(attempt: int) -> timedelta:
@@ -64,7 +74,7 @@ class OutboxDelivery:
 
     def deliver_due(self, *, should_stop: Callable[[], bool] | None = None) -> DeliveryReport:
         """Deliver every message due now, batch by batch; return the counts."""
-        sent = failed = 0
+        counts = {"sent": 0, "failed": 0, "skipped": 0}
         while should_stop is None or not should_stop():
             now = self.clock.now()
             with self.store.unit_of_work() as uow:
@@ -75,25 +85,25 @@ class OutboxDelivery:
                 if should_stop is not None and should_stop():
                     with self.store.unit_of_work() as uow:
                         uow.release_claims(self.worker)  # the next daemon need not wait for the lease
-                    return DeliveryReport(sent=sent, failed=failed)
+                    return DeliveryReport(**counts)
                 outcome = self._deliver(record)
-                if outcome is True:
-                    sent += 1
-                elif outcome is False:
-                    failed += 1
-        return DeliveryReport(sent=sent, failed=failed)
+                if outcome is not None:
+                    counts[outcome] += 1
+        return DeliveryReport(**counts)
 
-    def _deliver(self, record: OutboxRecord) -> bool | None:
-        """Send one message; True sent, False failed, None if another worker has it now."""
+    def _deliver(self, record: OutboxRecord) -> str | None:
+        """Send one message; its new status (sent, failed, skipped), or None if another worker has it now."""
         now = self.clock.now()
         with self.store.unit_of_work() as uow:
-            # Still ours? A slow batch can outlive its lease; then another worker owns the message.
-            if not uow.renew_outbox(record.id, worker=self.worker, now=now, lease_until=later(now, self.lease)):
-                return None
+            taken = self._take(uow, record, now)
+        if taken is None:
+            return None
+        if isinstance(taken, Verdict):
+            return self._closed(record, taken)
         error: str | None = None
         permanent = False
         try:
-            self.notifier.send(self._message(record))
+            self.notifier.send(taken)
         except DeliveryError as problem:
             error = str(problem) or type(problem).__name__
             permanent = bool(getattr(problem, "permanent", False))
@@ -111,7 +121,7 @@ class OutboxDelivery:
                 error=error,
                 next_attempt_at=retry_at,
             )
-        fields = {"outbox_id": record.id, "kind": record.kind, "recommendation": record.recommendation}
+        fields = _fields(record)
         if not recorded:
             log.warning("delivery_unrecorded", reason="lease lost before the result was written", **fields)
             return None
@@ -120,34 +130,71 @@ class OutboxDelivery:
         else:
             retry = retry_at.isoformat() if retry_at else None
             log.warning("delivery_failed", error=error, attempts=attempts, retry_at=retry, **fields)
-        return error is None
+        return "sent" if error is None else "failed"
 
-    def _message(self, record: OutboxRecord) -> Message:
-        with self.store.reader() as reader:
-            case = reader.load_case(record.recommendation) if record.recommendation else None
-            contact = reader.contact(record.contact_id) if record.contact_id else None
-        recipient = Recipient(
-            contact_id=record.contact_id,
-            name=contact.name if contact else None,
-            email=contact.email if contact else None,
-        )
-        details = dict(record.details)
-        if case is not None:
-            coordinator = case.spec.party(case.spec.coordinator)
-            details.setdefault("coordinator_name", coordinator.name if coordinator else case.spec.coordinator)
-        return Message(
-            outbox_id=record.id,
-            kind=record.kind,  # type: ignore[arg-type]
-            recommendation=record.recommendation,
-            recommendation_title=case.spec.title if case else "",
-            party=record.party or None,
-            party_name=_party_name(case, record.party),
-            due_at=record.due_at,
-            reply_by=case.party(record.party).deadline if case and _has_party(case, record.party) else None,
-            recipient=recipient,
-            dedupe_key=record.dedupe_key,
-            details=details,
-        )
+    def _take(self, uow: UnitOfWork, record: OutboxRecord, now: datetime) -> Message | Verdict | None:
+        """Check the message again and re-lease it, in one transaction: the Message to send, or why not.
+
+        Returns the message to send; a Verdict when the row was closed unsent (skipped or
+        failed, see :func:`delivery_verdict`); None when the worker no longer holds the row
+        (a slow batch can outlive its lease; then another worker owns the message).
+        The case is locked before the outbox row is written, as every command does, so a
+        decision is either seen here or waits until this message's status is written.
+        """
+        case = uow.load_case_for_update(record.recommendation) if record.recommendation else None
+        verdict = delivery_verdict(record, case)
+        if verdict.action != "send":
+            assert verdict.reason is not None
+            closed = uow.close_outbox(
+                record.id, worker=self.worker, now=now, status=verdict.action, reason=verdict.reason
+            )
+            return verdict if closed else None
+        if not uow.renew_outbox(record.id, worker=self.worker, now=now, lease_until=later(now, self.lease)):
+            return None
+        contact = uow.contact(record.contact_id) if record.contact_id else None
+        return _message(record, case, contact)
+
+    @staticmethod
+    def _closed(record: OutboxRecord, verdict: Verdict) -> str:
+        """Log a message closed unsent; its status."""
+        if verdict.action == "failed":  # no one to send it to: visible to the coordinator, never retried
+            log.warning(
+                "delivery_failed", error=verdict.reason, attempts=record.attempts, retry_at=None, **_fields(record)
+            )
+        else:
+            log.info("delivery_skipped", reason=verdict.reason, **_fields(record))
+        return verdict.action
+
+
+def _fields(record: OutboxRecord) -> dict[str, object]:
+    """The ids a delivery log line names the message by (never a name or an address)."""
+    return {"outbox_id": record.id, "kind": record.kind, "recommendation": record.recommendation}
+
+
+def _message(record: OutboxRecord, case: Case | None, contact: Contact | None) -> Message:
+    """The message a notifier gets: the row, with the names and the address looked up for the way out."""
+    recipient = Recipient(
+        contact_id=record.contact_id,
+        name=contact.name if contact else None,
+        email=contact.email if contact else None,
+    )
+    details = dict(record.details)
+    if case is not None:
+        coordinator = case.spec.party(case.spec.coordinator)
+        details.setdefault("coordinator_name", coordinator.name if coordinator else case.spec.coordinator)
+    return Message(
+        outbox_id=record.id,
+        kind=record.kind,  # type: ignore[arg-type]
+        recommendation=record.recommendation,
+        recommendation_title=case.spec.title if case else "",
+        party=record.party or None,
+        party_name=_party_name(case, record.party),
+        due_at=record.due_at,
+        reply_by=case.party(record.party).deadline if case and _has_party(case, record.party) else None,
+        recipient=recipient,
+        dedupe_key=record.dedupe_key,
+        details=details,
+    )
 
 
 def _has_party(case: Case, party: str) -> bool:

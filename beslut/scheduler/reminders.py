@@ -21,8 +21,18 @@ returns outbox entries and, for a series, the next timer. The policy, written do
   occurrences up to the tick are recorded, all but the newest as skipped, and the
   series continues after the newest. An escalation is a single message and is
   sent even when late.
-- A party without contacts still gets its outbox row (contact ``""``): the log
-  notifier records it; a notifier that needs an address fails it visibly.
+- A party without contacts still gets its outbox row (contact ``""``), so the
+  coordinator can see that nobody was told; it is never sent: delivery marks it
+  ``failed`` with the reason ``no contact`` and does not retry it.
+- **Checked again at delivery.** A message can wait in the outbox (a daemon that
+  was down, a retry backing off) while the case moves on. :func:`delivery_verdict`
+  is the rule the outbox applies to each message, against the case as it is when
+  the message is taken for sending: a ``before``/``overdue`` reminder or an
+  ``escalation`` whose party has decided, or whose recommendation is no longer
+  ``recommended``, is ``skipped`` with the reason. An escalation queued because a
+  counted decision was annulled (details ``reason = "recount"``) concerns a
+  recommendation that is already consolidated or in force, so this rule leaves it
+  alone. A digest is a snapshot of its morning and goes as it is.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final, Literal
 
 from beslut.scheduler.deadlines import Deadline, DeadlineRow, is_open, next_in_series, series_after
 from beslut.scheduler.records import Contact, OutboxEntry
@@ -37,6 +48,9 @@ from beslut.states.calendar import local_date
 from beslut.states.case import Case
 
 MESSAGE_KIND = {"remind_before": "before", "remind_overdue": "overdue", "escalate": "escalation"}
+CHASING_KINDS: Final = frozenset({"before", "overdue", "escalation"})  # messages that chase a party's decision
+RECOUNT: Final = "recount"  # details["reason"] of an escalation queued after an annulled, counted decision
+NO_CONTACT: Final = "no contact"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,3 +135,52 @@ def _entries(
         )
         for contact_id in ids
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """What delivery does with one message: send it, or close it unsent with a reason for the coordinator."""
+
+    action: Literal["send", "skipped", "failed"]
+    reason: str | None = None
+
+
+SEND: Final = Verdict(action="send")
+
+
+def delivery_verdict(message: OutboxEntry, case: Case | None) -> Verdict:
+    """Whether *message* is still to be sent, judged against *case* as it is now (None: no such recommendation).
+
+    Pure, so the outbox can call it inside the transaction that holds the case and the
+    message, and a decision committed meanwhile cannot slip between the check and the
+    status it leads to. A message no longer due is ``skipped`` (nothing went wrong, the
+    party answered or the recommendation moved on); one still due but addressed to no
+    contact is ``failed`` for good with :data:`NO_CONTACT`, never reported as sent.
+    """
+    stale = _why_not_due(message, case)
+    if stale is not None:
+        return Verdict(action="skipped", reason=stale)
+    if not message.contact_id:
+        return Verdict(action="failed", reason=NO_CONTACT)
+    return SEND
+
+
+def _why_not_due(message: OutboxEntry, case: Case | None) -> str | None:
+    """Why a message that chases a decision no longer should (None: it still should, or it chases nothing)."""
+    if message.kind not in CHASING_KINDS or _is_recount(message):
+        return None
+    if case is None:
+        return f"no longer due: no recommendation {message.recommendation!r}"
+    party = next((p for p in case.parties if p.key == message.party), None)
+    if party is None:
+        return f"no longer due: the recommendation has no party {message.party!r}"
+    if is_open(case, party):  # the same rule that decides whether a timer queues the message at all
+        return None
+    if case.state != "recommended":
+        return f"no longer due: the recommendation is {case.state}"
+    return f"no longer due: the party has decided ({party.state})"
+
+
+def _is_recount(message: OutboxEntry) -> bool:
+    """An escalation queued because a counted decision was annulled: it is due whatever the case's state."""
+    return message.kind == "escalation" and message.details.get("reason") == RECOUNT

@@ -8,6 +8,7 @@ always set just after the instant being ticked, since tick refuses an instant in
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -331,10 +332,14 @@ class TestRecipients:
         escalation = next(o for o in engine.outbox() if o.kind == "escalation")
         assert {"reply_by": "2022-09-30", "days_late": 14} == dict(escalation.details)
 
-    def test_a_party_without_contacts_gets_one_row_the_log_notifier_delivers(
+    def test_a_party_without_contacts_gets_one_row_that_fails_as_no_contact(
         self, engine: Engine, clock: FixedClock
     ) -> None:
-        """With no contact the message is still queued once, to contact "", and the log notifier records it."""
+        """With no contact the message is still queued once, to contact "", so the coordinator sees it.
+
+        Delivery never reports it sent (not even the log notifier, which cannot fail): the row is
+        ``failed`` with the reason ``no contact``, no attempt counted and no retry.
+        """
         start(engine)
         assert [("before", PARTY, "", "2022-09-16T00:00:00+02:00", "queued")] == tick_at(
             engine, clock, local(2022, 9, 16)
@@ -342,7 +347,17 @@ class TestRecipients:
         delivery = OutboxDelivery(engine.store, LogNotifier(), clock=clock, worker="w-log")
         with structlog.testing.capture_logs() as logs:
             report = delivery.deliver_due()
-        assert (1, 0) == (report.sent, report.failed)
-        lines = [line for line in logs if line["event"] == "reminder"]
-        assert [("", "before", PARTY)] == [(line["contact_id"], line["kind"], line["party"]) for line in lines]
-        assert ["sent"] == [o.status for o in engine.outbox()]
+        assert (0, 1, 0) == (report.sent, report.failed, report.skipped)
+        assert [] == [line for line in logs if line["event"] == "reminder"]
+        failed = [line for line in logs if line["event"] == "delivery_failed"]
+        assert [("no contact", "before", None)] == [(line["error"], line["kind"], line["retry_at"]) for line in failed]
+        (row,) = engine.outbox()
+        assert ("failed", "no contact", None, None, 0) == (
+            row.status,
+            row.last_error,
+            row.next_attempt_at,
+            row.sent_at,
+            row.attempts,
+        )
+        clock.set(local(2022, 9, 17))
+        assert (0, 0, 0) == astuple(delivery.deliver_due())  # never tried again

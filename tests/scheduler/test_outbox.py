@@ -14,11 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from beslut import failpoints
 from beslut.clock import STOCKHOLM, Clock, FixedClock
 from beslut.persistence import Store, open_store
 from beslut.scheduler.daemon import DaemonSettings, SchedulerDaemon
 from beslut.scheduler.notifiers import DeliveryError, LogNotifier, Message
-from beslut.scheduler.outbox import MAX_ATTEMPTS, OUTBOX_LEASE, OutboxDelivery, backoff
+from beslut.scheduler.outbox import MAX_ATTEMPTS, OUTBOX_LEASE, DeliveryReport, OutboxDelivery, backoff
 from beslut.scheduler.records import Contact, OutboxEntry, OutboxRecord
 from beslut.workflow import Engine
 from tests.conftest import KEY, PARTIES, spec_2022
@@ -99,11 +100,17 @@ def the(engine: Engine, contact: str) -> OutboxRecord:
 
 
 def queue_reminders(engine: Engine) -> Engine:
-    """The 2022 case recommended and its 14-day reminders queued: nine messages, two to named contacts."""
+    """The 2022 case recommended and its 14-day reminders queued: nine messages, one to each party's contact.
+
+    Every party has a contact (two with an address): a message to no contact is never sent (see
+    test_ladder.py), and these tests are about the ones that are.
+    """
     engine.propose(spec_2022(), on=date(2022, 6, 3))
     engine.recommend(KEY, on=date(2022, 6, 3))
     engine.add_contact(Contact(id="c-2380", party=PARTY, email="registrator@ostersund.example"))
     engine.add_contact(Contact(id=FAILING, party="2309", email="kommun@krokom.example"))
+    for party in PARTIES[2:]:
+        engine.add_contact(Contact(id=f"c-{party}", party=party))
     engine.tick(local(2022, 9, 16))
     assert 9 == len(engine.outbox(status="queued"))
     return engine
@@ -228,6 +235,9 @@ class TestWorkers:
         self, store: Store, store_url: str, clock: FixedClock
     ) -> None:
         """Two workers on two connection pools, running at once over 200 messages, never deliver one twice."""
+        engine = Engine(store, clock=clock, actor="test")  # the reminders' recommendation, still open: all are due
+        engine.propose(spec_2022(), on=date(2022, 6, 3))
+        engine.recommend(KEY, on=date(2022, 6, 3))
         entries = [
             OutboxEntry(
                 recommendation=KEY, party=PARTIES[n % 9], kind="before", due_at=local(2022, 9, 16), contact_id=f"c{n}"
@@ -289,6 +299,69 @@ class TestWorkers:
         assert late is False
         row = next(o for o in queued.outbox() if o.id == held[0].id)
         assert ("sent", taken_over_at, 1) == (row.status, row.sent_at, row.attempts)
+
+
+class TestCheckedAgainAtDelivery:
+    def test_a_decision_being_committed_is_waited_for_not_slipped_past(
+        self, queued: Engine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A decision in flight holds the case; delivery waits for it, then sees it and skips that party's reminder.
+
+        The decision is paused after its events are written and before its commit. Had delivery read the
+        case without holding it, it would have read the state from before the decision and sent Östersund's
+        reminder meanwhile (on PostgreSQL; SQLite's one writer makes the whole delivery wait).
+        """
+        paused, go = threading.Event(), threading.Event()
+        real_hit = failpoints.hit
+        errors: list[BaseException] = []
+
+        def hit(name: str) -> None:
+            if name == "engine.after_append_events" and threading.current_thread() is decide:
+                paused.set()
+                assert go.wait(30)
+            real_hit(name)
+
+        def guarded(call: Callable[[], object]) -> Callable[[], None]:
+            def run() -> None:
+                try:
+                    call()
+                except BaseException as error:  # reported by the test thread
+                    errors.append(error)
+
+            return run
+
+        monkeypatch.setattr(failpoints, "hit", hit)
+        notifier = Recorder()
+        reports: list[DeliveryReport] = []
+        decide = threading.Thread(
+            target=guarded(
+                lambda: queued.decide(KEY, PARTY, outcome="approved", paragraph="§ 88", on=date(2022, 9, 20))
+            )
+        )
+        deliver = threading.Thread(
+            target=guarded(lambda: reports.append(worker(queued.store, notifier, clock).deliver_due()))
+        )
+        decide.start()
+        try:
+            assert paused.wait(30), errors
+            deliver.start()
+            time.sleep(1.0)  # time enough for a delivery that does not wait to send all nine
+            sent_meanwhile = list(notifier.delivered)
+        finally:
+            go.set()
+            decide.join(30)
+            if deliver.ident is not None:  # started
+                deliver.join(60)
+        assert [] == errors
+        assert [] == sent_meanwhile
+        assert [DeliveryReport(sent=8, failed=0, skipped=1)] == reports
+        assert PARTY not in {m.party for m in notifier.delivered}
+        row = the(queued, "c-2380")
+        assert ("skipped", "no longer due: the party has decided (decided)", None) == (
+            row.status,
+            row.last_error,
+            row.sent_at,
+        )
 
 
 _SECOND_PASS = datetime(2022, 10, 30, 1, 10, tzinfo=UTC)  # 02:10+01:00: the repeated hour's second pass

@@ -59,8 +59,18 @@ def local(year: int, month: int, day: int, hour: int = 0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=STOCKHOLM)
 
 
-def setup(store_url: str, *, at: datetime, tick: datetime | None = None, decide_all: bool = False) -> str:
-    """The 2022 case recommended with a contact for Östersund, ticked at *tick*, the clock standing at *at*."""
+def setup(
+    store_url: str,
+    *,
+    at: datetime,
+    tick: datetime | None = None,
+    digest: datetime | None = None,
+    decide_all: bool = False,
+) -> str:
+    """The 2022 case recommended with a contact for Östersund, ticked at *tick*, the clock standing at *at*.
+
+    With *digest*, the coordinator gets a contact too and its digest is queued for that instant.
+    """
     with Engine.open(store_url, clock=FixedClock(at), actor="setup") as api:
         api.init()
         api.propose(SPEC_2022.read_text(encoding="utf-8"), on=date(2022, 6, 3))
@@ -68,6 +78,9 @@ def setup(store_url: str, *, at: datetime, tick: datetime | None = None, decide_
         api.add_contact(Contact(id="c-2380", party="2380", name="Åsa Öberg", email="asa@ostersund.example"))
         if tick is not None:
             api.tick(tick)
+        if digest is not None:
+            api.add_contact(Contact(id="c-region", party="region-jh", name="Registrator", email="rs@region.example"))
+            api.queue_digests(digest)
         if decide_all:
             for party in PARTIES:
                 api.decide(KEY, party, outcome="approved", paragraph="§ 1", on=at.date())
@@ -175,25 +188,40 @@ class TestDeadlines:
 
 class TestSchedulerRun:
     def test_run_once_delivers_with_the_log_notifier_and_beats(self, store_url: str) -> None:
-        """`scheduler run --once` sends the queued messages as JSON log lines and records a heartbeat."""
-        db = setup(store_url, at=local(2022, 9, 20, 9), tick=local(2022, 9, 16), decide_all=True)
+        """`scheduler run --once` sends what is still due as JSON log lines, skips what is not, and beats.
+
+        The 14-day reminders were queued on 2022-09-16 (one to Östersund's contact, eight to no contact)
+        and the coordinator's digest on the 19th; then every party decided. At delivery the reminders are
+        no longer due: skipped with the reason, none sent (not even the ones to no contact). The digest,
+        a snapshot of its morning, goes to the coordinator's contact.
+        """
+        db = setup(
+            store_url, at=local(2022, 9, 20, 9), tick=local(2022, 9, 16), digest=local(2022, 9, 19, 7), decide_all=True
+        )
         assert [] == ok("deadlines", "--json", db=db).json()  # nothing else falls due when the real clock ticks
         assert {"queued"} == {r["status"] for r in ok("outbox", "--json", db=db).json()}
         assert {"daemons": []} == ok("scheduler", "status", "--json", db=db).json()
 
         result = ok("scheduler", "run", "--once", db=db)
         *log_lines, summary = result.stdout.strip().splitlines()
-        assert "0 timer(s) handled, 9 message(s) sent, 0 failed" == summary
+        assert "0 timer(s) handled, 1 message(s) sent, 0 failed, 9 no longer due" == summary
         events = [json.loads(line) for line in log_lines]
         reminders = [e for e in events if e["event"] == "reminder"]
-        assert ({"log"}, 9) == ({e["notifier"] for e in reminders}, len(reminders))
-        assert "asa@ostersund.example" not in result.stdout
+        assert [("log", "digest", "c-region")] == [(e["notifier"], e["kind"], e["contact_id"]) for e in reminders]
+        skipped = [e for e in events if e["event"] == "delivery_skipped"]
+        assert 9 == len(skipped)
+        assert {"no longer due: the party has decided (decided)"} == {e["reason"] for e in skipped}
+        assert "@" not in result.stdout
 
         rows = ok("outbox", "--json", db=db).json()
-        assert {"sent"} == {r["status"] for r in rows}
-        assert all(r["sent_at"] is not None for r in rows)
+        assert {("digest", "sent", None)} == {(r["kind"], r["status"], r["last_error"]) for r in rows if r["sent_at"]}
+        before = [r for r in rows if r["kind"] == "before"]
+        assert {("skipped", None, None, 0, "no longer due: the party has decided (decided)")} == {
+            (r["status"], r["sent_at"], r["next_attempt_at"], r["attempts"], r["last_error"]) for r in before
+        }
+        assert 9 == len(before)
         (daemon,) = ok("scheduler", "status", "--json", db=db).json()["daemons"]
-        assert (0, 9, None) == (daemon["last_tick_handled"], daemon["last_delivered"], daemon["stopped_at"])
+        assert (0, 1, None) == (daemon["last_tick_handled"], daemon["last_delivered"], daemon["stopped_at"])
         assert daemon["last_tick_at"] is not None
         assert datetime.fromisoformat(daemon["started_at"]) <= datetime.fromisoformat(daemon["last_tick_at"])
 

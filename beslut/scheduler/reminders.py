@@ -43,13 +43,13 @@ from datetime import datetime
 from typing import Final, Literal
 
 from beslut.scheduler.deadlines import Deadline, DeadlineRow, is_open, next_in_series, series_after
+from beslut.scheduler.escalations import RECOUNT_REASON
 from beslut.scheduler.records import Contact, OutboxEntry
 from beslut.states.calendar import local_date
-from beslut.states.case import Case
+from beslut.states.case import ADOPTED_OUTCOMES, RECOUNT_STATES, Case
 
 MESSAGE_KIND = {"remind_before": "before", "remind_overdue": "overdue", "escalate": "escalation"}
 CHASING_KINDS: Final = frozenset({"before", "overdue", "escalation"})  # messages that chase a party's decision
-RECOUNT: Final = "recount"  # details["reason"] of an escalation queued after an annulled, counted decision
 NO_CONTACT: Final = "no contact"
 
 
@@ -167,7 +167,9 @@ def delivery_verdict(message: OutboxEntry, case: Case | None) -> Verdict:
 
 def _why_not_due(message: OutboxEntry, case: Case | None) -> str | None:
     """Why a message that chases a decision no longer should (None: it still should, or it chases nothing)."""
-    if message.kind not in CHASING_KINDS or _is_recount(message):
+    if _is_recount(message):
+        return _why_recount_not_due(message, case)
+    if message.kind not in CHASING_KINDS:
         return None
     if case is None:
         return f"no longer due: no recommendation {message.recommendation!r}"
@@ -181,6 +183,22 @@ def _why_not_due(message: OutboxEntry, case: Case | None) -> str | None:
     return f"no longer due: the party has decided ({party.state})"
 
 
+def _why_recount_not_due(message: OutboxEntry, case: Case | None) -> str | None:
+    """A recount's escalation tells that the agreement is no longer adopted: moot once it is adopted again.
+
+    It stays due while the agreement is still counted and not adopted (the coordinator must act); when
+    the contested party has decided anew and a later recount adopted it, or the agreement was
+    superseded, there is nothing left to escalate.
+    """
+    if case is None:
+        return f"no longer due: no recommendation {message.recommendation!r}"
+    if case.state not in RECOUNT_STATES:
+        return f"no longer due: the recommendation is {case.state}"
+    if case.outcome in ADOPTED_OUTCOMES:
+        return f"no longer due: a later recount adopted the agreement again ({case.outcome})"
+    return None
+
+
 def _is_recount(message: OutboxEntry) -> bool:
     """An escalation queued because a counted decision was annulled: it is due whatever the case's state."""
-    return message.kind == "escalation" and message.details.get("reason") == RECOUNT
+    return message.kind == "escalation" and message.details.get("reason") == RECOUNT_REASON

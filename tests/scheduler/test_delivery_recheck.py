@@ -234,6 +234,10 @@ def _in_force(engine: Engine, clock: FixedClock) -> None:
         engine.decide(KEY, party, outcome="approved", paragraph="§ 1", on=date(2022, 10, 3))
     clock.set(local(2023, 1, 2, 10))
     engine.consolidate(KEY, on=date(2023, 1, 2))  # adopted, in force since 2023-01-01
+    clock.set(local(2023, 2, 1, 10))  # the court annuls Östersund's decision: recounted, not adopted, escalated
+    engine.announce(KEY, DECIDER, on=date(2023, 1, 3))
+    engine.appeal(KEY, DECIDER, on=date(2023, 1, 10))
+    engine.settle(KEY, DECIDER, result="annulled", on=date(2023, 2, 1))
 
 
 def _withdrawn(engine: Engine, clock: FixedClock) -> None:
@@ -244,18 +248,19 @@ def _withdrawn(engine: Engine, clock: FixedClock) -> None:
 MOVES = {"consolidated": _consolidated, "in_force": _in_force, "withdrawn": _withdrawn}
 
 
-def _recount_escalations(engine: Engine) -> tuple[OutboxEntry, OutboxEntry]:
-    """Two escalations to the coordinator about Östersund: one queued for a recount, one plain."""
-    common: dict[str, Any] = {"recommendation": KEY, "party": DECIDER, "kind": "escalation"}
-    recount = OutboxEntry(
-        **common,
-        due_at=local(2023, 1, 2, 11),
+def _recount_escalations(engine: Engine) -> tuple[OutboxRecord, OutboxEntry]:
+    """Two escalations to the coordinator about Östersund: the annulment's (queued by the recount), and a plain one."""
+    (recount,) = [m for m in engine.outbox() if m.kind == "escalation" and m.details.get("reason") == "recount"]
+    plain = OutboxEntry(
+        recommendation=KEY,
+        party=DECIDER,
+        kind="escalation",
+        due_at=local(2023, 1, 2, 12),
         contact_id=contact_of(COORDINATOR).id,
-        details={"reason": "recount", "annulled": DECIDER},
+        details={},
     )
-    plain = OutboxEntry(**common, due_at=local(2023, 1, 2, 12), contact_id=contact_of(COORDINATOR).id, details={})
     with engine.store.unit_of_work() as uow:
-        assert 2 == uow.queue_messages([recount, plain], now=engine.clock.now())
+        assert 1 == uow.queue_messages([plain], now=engine.clock.now())
     return recount, plain
 
 
@@ -270,8 +275,8 @@ def test_overdue_reminders_are_skipped_once_the_recommendation_has_moved_on(
     """Ticked on 2022-10-01 (every party's overdue reminder queued), then counted, in force or withdrawn.
 
     Nothing of it reaches the notifier: each reminder is skipped with the recommendation's state. With
-    the agreement in force, an escalation queued for a recount (another change queues those) is still
-    sent, and a plain escalation is skipped like the reminders.
+    the agreement in force and then a counted decision annulled, the recount's escalation is sent (the
+    agreement is no longer adopted), and a plain escalation is skipped like the reminders.
     """
     clock = FixedClock(local(2022, 10, 1, 8))
     with recommend(store_url, clock, contacts=PARTIES) as engine:

@@ -134,15 +134,43 @@ class TestNoLongerDue:
         )
 
 
-class TestRecountEscalation:
-    """An escalation queued because a court annulled a counted decision is about a case already counted."""
+def annulled_in_force() -> Case:
+    """:func:`in_force`, then the court annuls 2380's decision on 2023-02-01: recounted, not adopted, contested."""
+    case = in_force()
+    case = _run(case, domain.announce_party(case, PARTY, on=date(2023, 1, 3), today=TODAY, calendar=CAL))
+    case = _run(case, domain.appeal_party(case, PARTY, on=date(2023, 1, 10), today=TODAY))
+    case = _run(case, domain.settle_party(case, PARTY, result="annulled", on=date(2023, 2, 1), today=TODAY))
+    assert ("in_force", "not_adopted", (PARTY,)) == (case.state, case.outcome, case.contested)
+    return case
 
-    @pytest.mark.parametrize(
-        "case", [consolidated_with_parties_undecided(), in_force()], ids=["consolidated", "in_force"]
-    )
-    def test_a_recount_escalation_is_sent_whatever_the_state(self, case: Case) -> None:
-        assert SEND == delivery_verdict(message("escalation", reason="recount", annulled=PARTY), case)
-        assert SEND == delivery_verdict(message("escalation", reason="recount"), decided(recommended()))
+
+class TestRecountEscalation:
+    """An escalation queued because a court annulled a counted decision: due while the agreement is not adopted."""
+
+    def test_a_recount_escalation_is_sent_while_the_agreement_is_not_adopted(self) -> None:
+        assert SEND == delivery_verdict(message("escalation", reason="recount"), annulled_in_force())
+        consolidated = consolidated_with_parties_undecided()  # counted, not adopted
+        assert SEND == delivery_verdict(message("escalation", reason="recount"), consolidated)
+
+    def test_moot_once_a_later_recount_adopted_it_again(self) -> None:
+        case = annulled_in_force()
+        case = _run(
+            case,
+            domain.decide_party(case, PARTY, outcome="approved", paragraph="§ 9", on=date(2023, 2, 20), today=TODAY),
+        )
+        assert skipped("no longer due: a later recount adopted the agreement again (adopted)") == delivery_verdict(
+            message("escalation", reason="recount"), case
+        )
+
+    def test_moot_once_superseded_or_unknown(self) -> None:
+        case = annulled_in_force()
+        case = _run(case, domain.supersede(case, by="svom-2025", on=date(2023, 2, 20)))
+        assert skipped("no longer due: the recommendation is superseded") == delivery_verdict(
+            message("escalation", reason="recount"), case
+        )
+        assert skipped(f"no longer due: no recommendation {KEY!r}") == delivery_verdict(
+            message("escalation", reason="recount"), None
+        )
 
     def test_only_the_recount_reason_and_only_on_an_escalation(self) -> None:
         """Another reason, or a reminder that happens to carry reason=recount, is judged by the reminder rule."""
@@ -152,7 +180,7 @@ class TestRecountEscalation:
         assert stale == delivery_verdict(message("overdue", reason="recount"), case)
 
     def test_a_recount_escalation_to_no_contact_fails(self) -> None:
-        verdict = delivery_verdict(message("escalation", contact="", reason="recount"), in_force())
+        verdict = delivery_verdict(message("escalation", contact="", reason="recount"), annulled_in_force())
         assert Verdict(action="failed", reason=NO_CONTACT) == verdict
 
 

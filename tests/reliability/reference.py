@@ -27,6 +27,8 @@ UNDECIDED = ("pending", "preparing", "proposed")
 DECIDED = ("decided", "announced", "appealed", "final")
 # Where a party may record a step after the recommendation went out (decisions and their follow-up).
 FOLLOW_UP = ("recommended", "consolidated", "in_force", "superseded")
+# After consolidation, while the agreement counts: a changed counted decision is recounted (docs/spec.md).
+COUNTED = ("consolidated", "in_force")
 
 # The non-working days (other than Saturdays and Sundays) of the window the model draws dates from.
 HOLIDAYS = frozenset(
@@ -163,6 +165,9 @@ class Rec:
     version: int = 1
     outcome: str | None = None
     recommended_on: date | None = None
+    consolidated_on: date | None = None
+    recounted_on: date | None = None
+    contested: list[str] = field(default_factory=list)
     parties: dict[str, Party] = field(default_factory=dict)
 
     def approvals(self) -> int:
@@ -246,6 +251,8 @@ class Model:
         self, rec: Rec, party: str, sources: tuple[str, ...], on: date, today: date, *, open_in: tuple[str, ...]
     ) -> Party:
         p = self._party(rec, party)
+        if open_in == ("recommended",) and rec.state in COUNTED and party in rec.contested:
+            open_in = COUNTED  # its counted decision was annulled: it may take its steps again
         if rec.state not in open_in:
             raise Refused("recommendation not open for this step")
         if p.state not in sources:
@@ -280,6 +287,8 @@ class Model:
             raise Refused("conditions go with approved_with_conditions, and only with it")
         p.state, p.last_step_on, p.outcome, p.decided_on, p.overdue = "decided", on, outcome, on, False
         rec.version += 1
+        if rec.state in COUNTED:
+            self._recount(rec, party, on, contested=False)
 
     def announce(self, key: str, party: str, on: date, today: date, expected: int | None) -> None:
         rec = self._rec(key, expected)
@@ -313,6 +322,8 @@ class Model:
             p.state, p.outcome, p.decided_on, p.announced_on, p.appeal_last_day = "preparing", None, None, None, None
             p.reported = False
         rec.version += 1
+        if result == "annulled" and rec.state in COUNTED:
+            self._recount(rec, party, on, contested=True)
 
     def report(self, key: str, party: str, on: date, today: date, expected: int | None) -> None:
         rec = self._rec(key, expected)
@@ -336,17 +347,31 @@ class Model:
             raise Refused("a party may still answer")
         if any(p.decided_on is not None and p.decided_on > on for p in rec.parties.values()):
             raise Refused("a party decided after the consolidation date")
+        rec.state, rec.outcome, rec.consolidated_on = "consolidated", self._count(rec), on
+        rec.version += 1
+        if rec.outcome != "not_adopted" and (rec.in_force_on is None or rec.in_force_on <= on):
+            self._enter_into_force(rec)
+
+    @staticmethod
+    def _count(rec: Rec) -> str:
         approvals, total = rec.approvals(), len(rec.parties)
         if rec.policy == "unanimous":
-            outcome = "adopted" if approvals == total else "not_adopted"
-        elif rec.policy == "opt_in":
-            outcome = "not_adopted" if approvals == 0 else "adopted" if approvals == total else "partially_adopted"
-        else:
-            outcome = "adopted" if approvals >= int(rec.policy.split(":")[1]) else "not_adopted"
-        rec.state, rec.outcome = "consolidated", outcome
+            return "adopted" if approvals == total else "not_adopted"
+        if rec.policy == "opt_in":
+            return "not_adopted" if approvals == 0 else "adopted" if approvals == total else "partially_adopted"
+        return "adopted" if approvals >= int(rec.policy.split(":")[1]) else "not_adopted"
+
+    def _recount(self, rec: Rec, party: str, on: date, *, contested: bool) -> None:
+        """docs/spec.md: a changed counted decision is followed by a recount; an agreement that the recount
+        adopts while it is still consolidated comes into force on its day, never before the recount."""
+        rec.contested = [k for k in rec.contested if k != party] + ([party] if contested else [])
+        rec.outcome, rec.recounted_on = self._count(rec), on
         rec.version += 1
-        if outcome != "not_adopted" and (rec.in_force_on is None or rec.in_force_on <= on):
-            self._enter_into_force(rec)
+        if rec.state == "consolidated" and rec.outcome != "not_adopted":
+            assert rec.consolidated_on is not None
+            day = max(rec.in_force_on or rec.consolidated_on, on)
+            if day <= on:
+                self._enter_into_force(rec)
 
     def _enter_into_force(self, rec: Rec) -> None:
         rec.state = "in_force"

@@ -362,6 +362,7 @@ class EngineVersusModel(RuleBasedStateMachine):
         for key, rec in self.model.recs.items():
             case = cases[key]
             assert (rec.state, rec.version, rec.outcome) == (case.state, case.version, case.outcome), key
+            assert sorted(rec.contested) == sorted(case.contested), key
             for party_key, p in rec.parties.items():
                 live = case.party(party_key)
                 want = (p.state, p.overdue, p.deadline, p.appeal_last_day, p.outcome, p.reported)

@@ -127,6 +127,10 @@ def erms_document(status: Mapping[str, Any], records: Sequence[AuditRecord], sof
     notes = _add(case, "notes")
     summary = f"state {status['state']}; outcome {status['outcome']}; consolidation {status['consolidation']}"
     _add(notes, "note", summary, noteType="beslut status")
+    if status.get("recounted_on"):
+        contested = ", ".join(status.get("contested") or []) or "none"
+        recount = f"recounted {status['recounted_on']} after a changed counted decision; contested: {contested}"
+        _add(notes, "note", recount, noteType="beslut recount")
     _add(notes, "note", f"{len(records)} audit events, seq {records[0].seq}..{records[-1].seq}", noteType="beslut log")
     return root
 

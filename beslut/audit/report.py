@@ -42,6 +42,9 @@ def case_report(status: dict[str, Any], records: Sequence[AuditRecord], proof_no
         ("Supersedes", s["supersedes"]),
         ("Superseded by", s["superseded_by"]),
         ("Withdrawn", s["withdrawn_on"]),
+        ("Recounted", s.get("recounted_on")),
+        ("Contested (decision annulled, not decided anew)", ", ".join(s.get("contested") or []) or None),
+        ("Waiting for laga kraft", ", ".join(s.get("waiting_for_final") or []) or None),
         ("Version (events)", str(s["version"])),
     ]
     parts = [

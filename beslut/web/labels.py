@@ -43,6 +43,7 @@ EVENTS: Final = {
     "recommendation.withdrawn": "Återkallad",
     "recommendation.consolidated": "Sammanställd",
     "recommendation.in_force": "Trädde i kraft",
+    "recommendation.recounted": "Omräknad (ett räknat beslut ändrades)",
     "recommendation.superseded": "Ersatt",
     "party.prepared": "Ärende upprättat",
     "party.proposed": "Förslag till beslut",

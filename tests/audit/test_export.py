@@ -192,7 +192,12 @@ def test_export_shows_the_recount_after_an_annulment(
         exported["outcome"],
         exported["recounted_on"],
     )
-    assert "recommendation.recounted" in (package / "case-report.html").read_text()
+    report = (package / "case-report.html").read_text()
+    assert "recommendation.recounted" in report
+    assert "<th>Contested (decision annulled, not decided anew)</th><td>2380</td>" in report
+    assert (
+        "recounted 2025-04-01 after a changed counted decision; contested: 2380" in (package / "erms.xml").read_text()
+    )
     assert (
         "replaying to status.json and erms.xml"
         in ok("audit", "verify-export", "pkg", "--pubkey", str(key_pair[1]), db=None).stdout

@@ -61,17 +61,20 @@ class Api:
         self, path: str, body: Any, *, who: str | None = "admin", headers: dict[str, str] | None = None
     ) -> httpx.Response:
         """POST *body* as JSON."""
-        return self.client.post(path, json=body, headers=self.headers(who, headers))
+        response: httpx.Response = self.client.post(path, json=body, headers=self.headers(who, headers))
+        return response
 
     def put(self, path: str, body: Any, *, who: str | None = "admin") -> httpx.Response:
         """PUT *body* as JSON."""
-        return self.client.put(path, json=body, headers=self.headers(who))
+        response: httpx.Response = self.client.put(path, json=body, headers=self.headers(who))
+        return response
 
     def get(
         self, path: str, *, who: str | None = "admin", headers: dict[str, str] | None = None, **params: Any
     ) -> httpx.Response:
         """GET with query parameters."""
-        return self.client.get(path, params=params or None, headers=self.headers(who, headers))
+        response: httpx.Response = self.client.get(path, params=params or None, headers=self.headers(who, headers))
+        return response
 
     def dump(self) -> list[tuple[str, list[tuple[object, ...]]]]:
         """Every row of every table."""

@@ -8,6 +8,7 @@ records as the actor.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from beslut.api import tokens as token_service
 from beslut.scheduler.records import Heartbeat
@@ -20,7 +21,7 @@ OTHER = "svom-2022-other"
 
 
 def _post_ok(
-    api: Api, path: str, body: dict[str, object], *, who: str = "admin", expected: int = 200
+    api: Api, path: str, body: Mapping[str, object], *, who: str = "admin", expected: int = 200
 ) -> dict[str, object]:
     response = api.post(path, body, who=who)
     assert expected == response.status_code, response.text

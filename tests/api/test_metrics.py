@@ -121,7 +121,7 @@ class TestExposition:
         assert 200 == response.status_code
         assert response.headers["content-type"].startswith("application/openmetrics-text")
         assert response.text.endswith("# EOF\n")
-        parsed = {f.name: f for f in openmetrics_families(response.text)}
+        parsed = {f.name: f for f in openmetrics_families(response.text)}  # type: ignore[no-untyped-call]  # prometheus_client's OpenMetrics parser has no annotations
         assert "counter" == parsed["beslut_refusals"].type
         forbidden = [s for s in parsed["beslut_refusals"].samples if s.labels == {"reason": "forbidden"}]
         assert [1.0] == [s.value for s in forbidden if s.name == "beslut_refusals_total"]

@@ -12,10 +12,13 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from beslut.clock import FixedClock
+from beslut.workflow import Engine
 from tests.audit.conftest import at
 from tests.cli.helpers import KEY, PARTIES, SPEC_2022, SPEC_2025, Result, ok, refused, run, tamper_audit
 
@@ -26,16 +29,16 @@ Keys = tuple[Path, Path]
 
 
 @pytest.fixture
-def decided(mini_maria: tuple[str, object, object]) -> str:
+def decided(mini_maria: tuple[str, Engine, FixedClock]) -> str:
     """The 2022 case, all parties approved, consolidated and in force, and the 2025 revision proposed."""
     db, engine, clock = mini_maria
-    engine.propose(SPEC_2022.read_text(encoding="utf-8"), on=at(clock, "2022-06-03"))  # type: ignore[attr-defined]
-    engine.recommend(KEY, on=at(clock, "2022-06-03"))  # type: ignore[attr-defined]
+    engine.propose(SPEC_2022.read_text(encoding="utf-8"), on=at(clock, "2022-06-03"))
+    engine.recommend(KEY, on=at(clock, "2022-06-03"))
     for party in PARTIES:
-        engine.decide(KEY, party, outcome="approved", paragraph="§ 7", on=at(clock, "2022-09-05"))  # type: ignore[attr-defined]
-    engine.announce(KEY, "2380", on=at(clock, "2022-09-08"))  # type: ignore[attr-defined]
-    engine.consolidate(KEY, on=at(clock, "2023-01-10"))  # type: ignore[attr-defined]
-    engine.propose(SPEC_2025.read_text(encoding="utf-8"), on=at(clock, "2025-03-07"))  # type: ignore[attr-defined]
+        engine.decide(KEY, party, outcome="approved", paragraph="§ 7", on=at(clock, "2022-09-05"))
+    engine.announce(KEY, "2380", on=at(clock, "2022-09-08"))
+    engine.consolidate(KEY, on=at(clock, "2023-01-10"))
+    engine.propose(SPEC_2025.read_text(encoding="utf-8"), on=at(clock, "2025-03-07"))
     return db
 
 
@@ -176,11 +179,11 @@ def test_export_without_a_checkpoint(decided: str, tmp_path: Path) -> None:
 
 
 def test_export_shows_the_recount_after_an_annulment(
-    mini_maria: tuple[str, object, object], decided: str, key_pair: Keys, tmp_path: Path
+    mini_maria: tuple[str, Engine, FixedClock], decided: str, key_pair: Keys, tmp_path: Path
 ) -> None:
     _, engine, clock = mini_maria
-    engine.appeal(KEY, "2380", on=at(clock, "2022-09-20"))  # type: ignore[attr-defined]
-    engine.settle(KEY, "2380", result="annulled", on=at(clock, "2025-04-01"))  # type: ignore[attr-defined]
+    engine.appeal(KEY, "2380", on=at(clock, "2022-09-20"))
+    engine.settle(KEY, "2380", result="annulled", on=at(clock, "2025-04-01"))
     ok("audit", "checkpoint", "--key", str(key_pair[0]), "--out", "c.json", db=decided)
     ok("audit", "export", KEY, "--out", "pkg", "--checkpoint", "c.json", "--pubkey", str(key_pair[1]), db=decided)
     package = tmp_path / "pkg" / REP / "data"
@@ -229,7 +232,13 @@ def _flip_first_proof_hash(package: Path) -> None:
     path.write_text(json.dumps(document, indent=2))
 
 
-TAMPERING = {
+def _status_as_symlink(package: Path) -> None:
+    status = package / REP / "data/status.json"
+    status.unlink()
+    status.symlink_to("/etc/hostname")
+
+
+TAMPERING: dict[str, tuple[Callable[[Path], object], bool, str]] = {
     "report_altered": (lambda p: _edit(p / REP / "data/case-report.html", "Östersunds kommun", "Östersunds kommuN"), False, "case-report.html does not have the SHA-256"),
     "event_altered": (lambda p: _edit(p / REP / "data/events.jsonl", '"§ 7"', '"§ 8"'), False, "events.jsonl does not have the SHA-256"),
     "event_altered_restamped": (lambda p: _edit(p / REP / "data/events.jsonl", '"§ 7"', '"§ 8"'), True, "the event was altered"),
@@ -261,10 +270,7 @@ TAMPERING = {
     "manifest_with_entities": (
         lambda p: (p / "METS.xml").write_text('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'), False, "declares a DTD",
     ),
-    "symlink": (
-        lambda p: ((p / REP / "data/status.json").unlink(), (p / REP / "data/status.json").symlink_to("/etc/hostname")),
-        False, "is a symbolic link",
-    ),
+    "symlink": (_status_as_symlink, False, "is a symbolic link"),
     "path_outside": (lambda p: _edit(p / "METS.xml", 'xlink:href="documentation/verify-offline.md"', 'xlink:href="../../etc/passwd"'), False, "not a relative path inside the package"),
 }  # fmt: skip
 

@@ -14,6 +14,7 @@ a full disk. Real processes and real databases throughout.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
 import signal
@@ -260,7 +261,7 @@ def test_disk_full_is_a_clear_error_and_the_database_stays_intact(
             [script, "party", "decide", KEY, party, "--outcome", "approved", "--paragraph", "§ 1",
              "--on", "2022-09-01", "--db", db],
             capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
-            preexec_fn=lambda cap=cap: _limit_file_size(cap),
+            preexec_fn=functools.partial(_limit_file_size, cap),
         )  # fmt: skip
         if result.returncode != 0:
             failure = result

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -152,49 +153,49 @@ class EngineVersusModel(RuleBasedStateMachine):
 
     @op(key=keys, policy=st.sampled_from(["unanimous", "opt_in", "quorum:2"]), in_force=st.booleans(), on=days)
     def propose(self, key: str, policy: str, in_force: bool, on: tuple[int, int, date]) -> None:
-        on = self._day(on)
+        day = self._day(on)
         text = spec_toml(key if key != "nope" else "r1", policy, in_force)
         if key == "nope":  # a spec the parser must refuse: an unknown key
             text = "colour = 'red'\n" + text
         self._both(
-            lambda: self.engine.propose(text, on=on),
-            (lambda: self.model.propose(key, policy, in_force, on, self._today())) if key != "nope" else _refuse,
+            lambda: self.engine.propose(text, on=day),
+            (lambda: self.model.propose(key, policy, in_force, day, self._today())) if key != "nope" else _refuse,
         )
 
     @op(key=keys, on=days, version=versions)
     def recommend(self, key: str, on: tuple[int, int, date], version: object) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
-            lambda: self.engine.recommend(key, on=on, expected_version=expected),
-            lambda: self.model.recommend(key, on, self._today(), expected),
+            lambda: self.engine.recommend(key, on=day, expected_version=expected),
+            lambda: self.model.recommend(key, day, self._today(), expected),
         )
 
     @op(key=keys, on=days, reason=st.sampled_from(["budget", ""]), version=versions)
     def withdraw(self, key: str, on: tuple[int, int, date], reason: str, version: object) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
-            lambda: self.engine.withdraw(key, on=on, reason=reason, expected_version=expected),
-            lambda: self.model.withdraw(key, on, self._today(), reason, expected),
+            lambda: self.engine.withdraw(key, on=day, reason=reason, expected_version=expected),
+            lambda: self.model.withdraw(key, day, self._today(), reason, expected),
         )
 
     @op(key=keys, party=parties, text=texts, on=days, version=versions)
     def prepare(self, key: str, party: str, text: str, on: tuple[int, int, date], version: object) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
-            lambda: self.engine.prepare(key, party, case_number=text, on=on, expected_version=expected),
-            lambda: self.model.prepare(key, party, text, on, self._today(), expected),
+            lambda: self.engine.prepare(key, party, case_number=text, on=day, expected_version=expected),
+            lambda: self.model.prepare(key, party, text, day, self._today(), expected),
         )
 
     @op(key=keys, party=parties, text=texts, on=days, version=versions)
     def propose_party(self, key: str, party: str, text: str, on: tuple[int, int, date], version: object) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
-            lambda: self.engine.propose_party(key, party, body="SAU", paragraph=text, on=on, expected_version=expected),
-            lambda: self.model.propose_party(key, party, text, on, self._today(), expected),
+            lambda: self.engine.propose_party(key, party, body="SAU", paragraph=text, on=day, expected_version=expected),
+            lambda: self.model.propose_party(key, party, text, day, self._today(), expected),
         )
 
     @op(
@@ -208,57 +209,57 @@ class EngineVersusModel(RuleBasedStateMachine):
     def decide(
         self, key: str, party: str, outcome: str, conditions: str | None, on: tuple[int, int, date], version: object
     ) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
             lambda: self.engine.decide(
-                key, party, outcome=outcome, paragraph="§ 1", conditions=conditions, on=on, expected_version=expected
+                key, party, outcome=outcome, paragraph="§ 1", conditions=conditions, on=day, expected_version=expected
             ),
-            lambda: self.model.decide(key, party, outcome, conditions, on, self._today(), expected),
+            lambda: self.model.decide(key, party, outcome, conditions, day, self._today(), expected),
         )
 
     @op(key=keys, party=parties, on=days, version=versions)
     def announce(self, key: str, party: str, on: tuple[int, int, date], version: object) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
-            lambda: self.engine.announce(key, party, on=on, expected_version=expected),
-            lambda: self.model.announce(key, party, on, self._today(), expected),
+            lambda: self.engine.announce(key, party, on=day, expected_version=expected),
+            lambda: self.model.announce(key, party, day, self._today(), expected),
         )
 
     @op(key=keys, party=parties, on=days, version=versions)
     def appeal(self, key: str, party: str, on: tuple[int, int, date], version: object) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
-            lambda: self.engine.appeal(key, party, on=on, expected_version=expected),
-            lambda: self.model.appeal(key, party, on, self._today(), expected),
+            lambda: self.engine.appeal(key, party, on=day, expected_version=expected),
+            lambda: self.model.appeal(key, party, day, self._today(), expected),
         )
 
     @op(key=keys, party=parties, result=st.sampled_from(["dismissed", "annulled", "annulled", "lost"]), on=days)
     def settle(self, key: str, party: str, result: str, on: tuple[int, int, date]) -> None:
-        on = self._day(on)
+        day = self._day(on)
         self._both(
-            lambda: self.engine.settle(key, party, result=result, on=on),
-            lambda: self.model.settle(key, party, result, on, self._today(), None),
+            lambda: self.engine.settle(key, party, result=result, on=day),
+            lambda: self.model.settle(key, party, result, day, self._today(), None),
         )
 
     @op(key=keys, party=parties, on=days, version=versions)
     def report(self, key: str, party: str, on: tuple[int, int, date], version: object) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
-            lambda: self.engine.report(key, party, on=on, expected_version=expected),
-            lambda: self.model.report(key, party, on, self._today(), expected),
+            lambda: self.engine.report(key, party, on=day, expected_version=expected),
+            lambda: self.model.report(key, party, day, self._today(), expected),
         )
 
     @op(key=keys, on=days, version=versions)
     def consolidate(self, key: str, on: tuple[int, int, date], version: object) -> None:
-        on = self._day(on)
+        day = self._day(on)
         expected = self._version(key, version)
         self._both(
-            lambda: self.engine.consolidate(key, on=on, expected_version=expected),
-            lambda: self.model.consolidate(key, on, self._today(), expected),
+            lambda: self.engine.consolidate(key, on=day, expected_version=expected),
+            lambda: self.model.consolidate(key, day, self._today(), expected),
         )
 
     # -- guided steps: a plausible next step from the model's states, so runs get deep into the life cycle
@@ -274,13 +275,13 @@ class EngineVersusModel(RuleBasedStateMachine):
             rec = self.model.recs.get(key)
             if rec is None and (key == "r1" or "r1" in self.model.recs):
                 policy = ["unanimous", "opt_in", "quorum:2"][pick % 3]
-                steps.append(lambda k=key, p=policy: self.propose(k, p, pick % 2 == 0, (1, back, on)))
+                steps.append(partial(self.propose, key, policy, pick % 2 == 0, (1, back, on)))
             elif rec is not None and rec.state == "proposed":
-                steps.append(lambda k=key: self.recommend(k, (1, back, on), None))
+                steps.append(partial(self.recommend, key, (1, back, on), None))
             elif rec is not None and rec.state == "recommended":
-                steps.append(lambda k=key: self.consolidate(k, (1, back, on), "fresh"))
+                steps.append(partial(self.consolidate, key, (1, back, on), "fresh"))
                 if pick % 20 == 0:
-                    steps.append(lambda k=key: self.withdraw(k, (1, back, on), "budget", None))
+                    steps.append(partial(self.withdraw, key, (1, back, on), "budget", None))
         if steps:
             steps[pick % len(steps)]()
 
@@ -297,19 +298,19 @@ class EngineVersusModel(RuleBasedStateMachine):
             for party, p in rec.parties.items():
                 if p.state in ("pending", "preparing", "proposed") and rec.state == "recommended":
                     steps += [
-                        lambda k=key, q=party: self.prepare(k, q, "KS 2022/1", when, None),
-                        lambda k=key, q=party: self.propose_party(k, q, "§ 1", when, None),
-                        lambda k=key, q=party: self.decide(k, q, outcome, conditions, when, None),
+                        partial(self.prepare, key, party, "KS 2022/1", when, None),
+                        partial(self.propose_party, key, party, "§ 1", when, None),
+                        partial(self.decide, key, party, outcome, conditions, when, None),
                     ]
                 elif p.state == "decided":
-                    steps.append(lambda k=key, q=party: self.announce(k, q, when, None))
+                    steps.append(partial(self.announce, key, party, when, None))
                 elif p.state in ("announced", "final") and pick % 2 == 0:
-                    steps.append(lambda k=key, q=party: self.appeal(k, q, when, None))
+                    steps.append(partial(self.appeal, key, party, when, None))
                 elif p.state == "appealed":
                     result = "annulled" if pick % 3 == 0 else "dismissed"
-                    steps.append(lambda k=key, q=party, r=result: self.settle(k, q, r, when))
+                    steps.append(partial(self.settle, key, party, result, when))
                 if p.state in ("decided", "announced", "appealed", "final") and not p.reported and pick % 3 == 0:
-                    steps.append(lambda k=key, q=party: self.report(k, q, when, None))
+                    steps.append(partial(self.report, key, party, when, None))
         if steps:
             steps[pick % len(steps)]()
 

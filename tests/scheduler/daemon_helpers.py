@@ -142,7 +142,7 @@ class Progress:
     def close(self) -> None:
         self.store.close()
 
-    def _count(self, query: Select[tuple[int]]) -> int:
+    def _count(self, query: Select[int]) -> int:
         with self.store.engine.connect() as connection:
             value = connection.execute(query).scalar_one()
             connection.rollback()

@@ -89,3 +89,6 @@ def signed_in(client: TestClient) -> TestClient:
     )
     assert 303 == response.status_code
     return client
+
+
+__all__ = ["TOKEN", "TestClient", "make_app", "only_test_token"]  # TestClient: imported here once, warning silenced

@@ -154,8 +154,8 @@ class TestMatrix:
             assert ("forsenad" in found.attrs["class"].split()) == (overdue == "ja")
         assert "forsenad-rad" == document.by_id("matris").find("tr", data_part="2303").attrs["class"]
         assert "class" not in document.by_id("matris").find("tr", data_part="region-jh").attrs
-        overdue = [p for p in PARTIES if cell(document, p).attrs["data-forsenad"] == "ja"]
-        assert ["2309", "2313", "2361", "2326", "2305", "2303"] == overdue
+        overdue_parties = [p for p in PARTIES if cell(document, p).attrs["data-forsenad"] == "ja"]
+        assert ["2309", "2313", "2361", "2326", "2305", "2303"] == overdue_parties
         assert "6 försenade svar" == document.by_id("antal-forsenade").words
 
     def test_legend_names_every_party_state_and_overdue(self, signed_in: TestClient) -> None:

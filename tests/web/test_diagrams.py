@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -15,13 +17,13 @@ from tests.cli.helpers import run
 DEFINITIONS = {"recommendation": RECOMMENDATION, "party": PARTY}
 
 
-def _triggers(definition: dict[str, object]) -> set[str]:
-    return {t["trigger"] for t in definition["transitions"]}  # type: ignore[attr-defined]
+def _triggers(definition: Mapping[str, Any]) -> set[str]:
+    return {t["trigger"] for t in definition["transitions"]}
 
 
-def _edges(definition: dict[str, object]) -> set[tuple[str, str, str]]:
-    edges = set()
-    for t in definition["transitions"]:  # type: ignore[attr-defined]
+def _edges(definition: Mapping[str, Any]) -> set[tuple[str, str, str]]:
+    edges: set[tuple[str, str, str]] = set()
+    for t in definition["transitions"]:
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         edges.update((s, t["dest"], t["trigger"]) for s in sources)
     return edges

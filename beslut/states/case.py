@@ -35,8 +35,8 @@ UNDECIDED: Final = frozenset({"pending", "preparing", "proposed"})
 DECIDED: Final = frozenset({"decided", "announced", "appealed", "final"})
 PARTY_STEPS_OPEN: Final = frozenset({"recommended"})
 RECOUNT_STATES: Final = frozenset({"consolidated", "in_force"})
-_MAY_COME_INTO_FORCE: Final = frozenset({"recommended", "consolidated"})
 """After consolidation, while the agreement counts: a change of a counted decision is followed by a recount."""
+_MAY_COME_INTO_FORCE: Final = frozenset({"recommended", "consolidated"})
 FOLLOW_UP_OPEN: Final = frozenset({"recommended", "consolidated", "in_force", "superseded"})
 MAX_FIELD = 200
 MAX_LONG_TEXT = 4000

@@ -55,7 +55,8 @@ _AUDIT_BATCH = 2000
 # Columns of `recommendation` a command may change; the rest are fixed when it is proposed.
 _MUTABLE_CASE_COLUMNS = (
     "state", "outcome", "version", "participants", "recommended_on", "consolidated_on", "in_force_since",
-    "withdrawn_on", "withdraw_reason", "superseded_on", "superseded_by", "contested", "recounted_on", "updated_at",
+    "withdrawn_on", "withdraw_reason", "superseded_on", "superseded_by", "contested", "recounted_on", "readopted_on",
+    "updated_at",
 )  # fmt: skip
 
 # Statements are built once: SQLAlchemy then reuses their compiled form and cache key, which is most of
@@ -461,6 +462,7 @@ class SqlReader(Reader):
             superseded_by=row["superseded_by"],
             contested=tuple(json.loads(contested)) if contested is not None else (),
             recounted_on=row["recounted_on"],
+            readopted_on=row["readopted_on"],
         )
 
 
@@ -1017,6 +1019,7 @@ def _mutable_case_values(case: Case, now: datetime) -> dict[str, Any]:
         "superseded_by": case.superseded_by,
         "contested": json.dumps(list(case.contested)) if case.contested else None,
         "recounted_on": case.recounted_on,
+        "readopted_on": case.readopted_on,
         "updated_at": now,
     }
 

@@ -57,6 +57,7 @@ class RecommendationRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
     contested: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of party keys (0005)
     recounted_on: date | None = None
+    readopted_on: date | None = None
 
 
 class PartyDecisionRow(SQLModel, table=True):

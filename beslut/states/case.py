@@ -145,6 +145,9 @@ class Case:
     contested: tuple[str, ...] = ()
     """Parties whose counted decision was annulled after consolidation and that have not decided again."""
     recounted_on: date | None = None
+    readopted_on: date | None = None
+    """The day a recount adopted the agreement again after one had left it not adopted; None while it has
+    been adopted since its consolidation (or is not adopted)."""
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -451,8 +454,13 @@ def _fold(case: Case, events: Iterable[Event]) -> Case:
 
 
 def _then_in_force(case: Case, events: list[Event], on: date) -> list[Event]:
-    """*events*, followed by the agreement's coming into force when, after them, its day has come by *on*."""
-    if case.state not in _MAY_COME_INTO_FORCE:  # most party steps: no need to fold the events to know
+    """*events*, followed by the agreement's coming into force when they unblocked it and its day has come by *on*.
+
+    Only a change that let the agreement come into force (a consolidation or a recount that adopts it,
+    the last counted decision gaining laga kraft) brings it in with the command; an agreement whose day
+    was already known before the change waits for its in-force timer, as it did before the change.
+    """
+    if case.state not in _MAY_COME_INTO_FORCE or in_force_from(case) is not None:
         return events
     day = in_force_from(_fold(case, events))
     if day is not None and day <= on:
@@ -464,16 +472,17 @@ def in_force_from(case: Case) -> date | None:
     """The day a consolidated, adopted agreement comes into force; None while it cannot (yet).
 
     The day is the spec's ``in_force_on`` (without one, the consolidation day), but never before a
-    recount that (re)adopted it, and under ``in_force_requires = "final"`` never before the last
-    counted decision gained laga kraft; while one of them is still open to appeal there is no day.
+    recount that adopted it again (:attr:`Case.readopted_on`), and under ``in_force_requires = "final"``
+    never before the last counted decision gained laga kraft; while one of them is still open to appeal
+    there is no day.
     The in-force timer, consolidation, a recount and a decision becoming final all ask this one rule.
     """
     if case.state != "consolidated" or case.outcome not in ADOPTED_OUTCOMES:
         return None
     assert case.consolidated_on is not None
     days = [case.spec.in_force_on or case.consolidated_on]
-    if case.recounted_on is not None:
-        days.append(case.recounted_on)
+    if case.readopted_on is not None:
+        days.append(case.readopted_on)
     if case.spec.in_force_requires == "final":
         counted = [p for p in case.parties if p.state in DECIDED]
         if any(p.state != "final" for p in counted):
@@ -658,13 +667,16 @@ def _on_consolidated(case: Case, event: Event) -> Changes:
 
 
 def _on_recounted(case: Case, event: Event) -> Changes:
+    state = _recommendation("recount", case)  # first: a recount outside consolidation is refused as such
     p = event.payload
+    adopted, was_adopted = p["outcome"] in ADOPTED_OUTCOMES, case.outcome in ADOPTED_OUTCOMES
     return {
-        "state": _recommendation("recount", case),
+        "state": state,
         "outcome": p["outcome"],
         "participants": tuple(p["participants"]),
         "contested": tuple(p["contested"]),
         "recounted_on": event.valid_on,
+        "readopted_on": (event.valid_on if not was_adopted else case.readopted_on) if adopted else None,
     }
 
 

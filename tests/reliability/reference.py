@@ -363,11 +363,13 @@ class Model:
 
     def _recount(self, rec: Rec, party: str, on: date, *, contested: bool) -> None:
         """docs/spec.md: a changed counted decision is followed by a recount; an agreement that the recount
-        adopts while it is still consolidated comes into force on its day, never before the recount."""
+        adopts again while it is still consolidated comes into force on its day, never before the recount
+        (one that stayed adopted waits for its in-force timer)."""
+        was_adopted = rec.outcome != "not_adopted"
         rec.contested = [k for k in rec.contested if k != party] + ([party] if contested else [])
         rec.outcome, rec.recounted_on = self._count(rec), on
         rec.version += 1
-        if rec.state == "consolidated" and rec.outcome != "not_adopted":
+        if rec.state == "consolidated" and not was_adopted and rec.outcome != "not_adopted":
             assert rec.consolidated_on is not None
             day = max(rec.in_force_on or rec.consolidated_on, on)
             if day <= on:

@@ -170,6 +170,29 @@ class TestAnnulledAfterConsolidation:
         case = _run(case, events)
         assert ("in_force", "adopted") == (case.state, case.outcome)
 
+    def test_a_recount_that_keeps_the_adoption_leaves_the_in_force_day_to_its_timer(self) -> None:
+        """Opt-in, adopted, its day (2023-01-01) passed before a tick: an annulment on 2023-02-01 keeps it adopted;
+        it does not come into force with the annulment (nor on that day): the timer brings it in on 2023-01-01."""
+        case = _appealed(_all_decided(_recommended("opt_in")), "2380")
+        case = _run(case, domain.consolidate(case, on=date(2022, 10, 17), today=TODAY))
+        case, events = _annul(case, "2380", date(2023, 2, 1))
+        assert ["party.decision_annulled", "recommendation.recounted"] == [e.kind for e in events]
+        assert ("consolidated", "partially_adopted", None) == (case.state, case.outcome, case.readopted_on)
+        (entered,) = domain.enter_into_force(case, on=date(2023, 2, 2))
+        assert date(2023, 1, 1) == entered.valid_on
+
+    def test_readopted_on_marks_only_a_recount_that_adopts_again(self) -> None:
+        case = _appealed(_all_decided(_recommended(), rejecting=("2380",)), "2380")
+        case = _run(case, domain.consolidate(case, on=date(2022, 10, 17), today=TODAY))
+        case, _ = _annul(case, "2380", date(2022, 11, 1))
+        assert None is case.readopted_on  # still not adopted
+        case = _decide(case, "2380", date(2022, 11, 7))
+        assert ("consolidated", "adopted", date(2022, 11, 7)) == (case.state, case.outcome, case.readopted_on)
+        assert date(2023, 1, 1) == domain.in_force_from(case)  # its day is still ahead: the timer brings it in
+        case = _appealed(case, "2309", date(2022, 9, 20))  # announced on 2022-09-05 with the others
+        case, _ = _annul(case, "2309", date(2022, 12, 1))
+        assert ("not_adopted", None) == (case.outcome, case.readopted_on)
+
     def test_an_annulment_after_supersession_counts_nothing(self) -> None:
         case = _in_force_unanimous()
         case = _run(case, domain.supersede(case, by="svom-2025", on=date(2025, 6, 1)))
@@ -235,6 +258,12 @@ class TestFinality:
         events = domain.make_final(late, PARTIES[-1], on=date(2023, 1, 10))
         assert ["party.final", "recommendation.in_force"] == [e.kind for e in events]
         assert date(2023, 1, 10) == events[-1].valid_on
+
+    def test_under_the_decided_policy_a_dismissed_appeal_leaves_the_in_force_day_to_its_timer(self) -> None:
+        case = _appealed(_all_decided(_recommended()), "2380")
+        case = _run(case, domain.consolidate(case, on=date(2022, 10, 17), today=TODAY))
+        events = domain.settle_party(case, "2380", result="dismissed", on=date(2023, 2, 1), today=TODAY)
+        assert ["party.appeal_dismissed"] == [e.kind for e in events]
 
     def test_decided_policy_comes_into_force_with_decisions_open_to_appeal(self) -> None:
         case = _all_decided(_recommended())

@@ -152,6 +152,21 @@ def test_midsommarafton_2026_is_friday_19_june_and_rolls_to_monday_22() -> None:
         assert date(2026, 6, 22) == CAL.roll_forward(day)
 
 
+# A published protocol: a Gotland protocol of November 2004 (its secretary and the regiondirektör named
+# on it; the page is gotland.se/16733), whose "anslag/bevis" block gives "Datum för anslags uppsättande 2004-11-11" and "Datum för anslags nedtagande
+# 2004-12-03". Posted on Thursday 11 November 2004: the three weeks end on Thursday 2 December (a working
+# day), and the notice came down the day after the last day for appeals, as is usual (it is not the end
+# of the period).
+PUBLISHED = [(date(2004, 11, 11), date(2004, 12, 3))]
+
+
+@pytest.mark.parametrize(("posted", "taken_down"), PUBLISHED, ids=lambda d: d.isoformat())
+def test_appeal_last_day_of_a_published_protocol(posted: date, taken_down: date) -> None:
+    last_day = CAL.appeal_period_last_day(posted)
+    assert taken_down - timedelta(days=1) == last_day
+    assert date(2004, 12, 2) == last_day
+
+
 def test_appeal_period_is_three_weeks_same_weekday() -> None:
     announced = date(2022, 9, 1)
     assert announced.weekday() == CAL.appeal_period_last_day(announced).weekday()

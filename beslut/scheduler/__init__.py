@@ -1,1 +1,1 @@
-"""Deadlines and (in a later issue) the daemon that fires them."""
+"""Timers, reminders, escalations and the digest; the outbox, its notifiers, and the daemon that fires them."""

@@ -7,7 +7,6 @@ decides anew; finality as a policy; late decisions. Refusals leave the database 
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from beslut.scheduler.records import Contact
-from tests.cli.helpers import KEY, PARTIES, SPEC_2022, approve_all, engine, ok, party, refused, status
+from tests.cli.helpers import KEY, PARTIES, SPEC_2022, approve_all, decide, engine, ok, party, refused, status
 
 TOTAL = 5_000_000
 
@@ -53,14 +52,12 @@ def test_an_annulment_in_force_is_recounted_contested_and_escalated(in_force: st
     assert [] == document["participants"]
     assert {"0"} == {p["amount"] for p in document["parties"]}
     assert "preparing" == party(in_force, "2380")["state"]
-    log = ok("audit", "log", KEY, "--json", db=in_force).json()
-    recount = log[-1] if isinstance(log, list) else log["events"][-1]
+    recount = ok("audit", "log", KEY, "--json", db=in_force).json()[-1]
     assert "recommendation.recounted" == recount["kind"]
     assert "2023-03-01" == recount["valid_on"]
-    payload = recount["payload"] if isinstance(recount["payload"], dict) else json.loads(recount["payload"])
+    payload = recount["payload"]
     assert ("not_adopted", ["2380"], "2380") == (payload["outcome"], payload["contested"], payload["changed"])
-    outbox = ok("outbox", "--json", db=in_force).json()
-    messages = outbox if isinstance(outbox, list) else outbox["messages"]
+    messages = ok("outbox", "--json", db=in_force).json()
     escalations = [m for m in messages if m["kind"] == "escalation"]
     assert 1 == len(escalations), messages
     assert ("c-region-1", "2380") == (escalations[0]["contact"], escalations[0]["party"])
@@ -110,19 +107,23 @@ def test_a_decision_anew_before_the_annulment_is_refused(in_force: str) -> None:
     refused(*_decide_args("2023-03-01", "§ 2"), db=in_force)  # still appealed: no new decision yet
 
 
-def test_final_policy_waits_for_laga_kraft_and_the_timer_brings_it_into_force(store_url: str, tmp_path: Path) -> None:
-    spec = tmp_path / "final.toml"
+def _final_policy_announced(db: str, spec: Path, announced_on: str) -> None:
+    """The 2022 spec in force from 2022-10-01 once every decision is final: all nine approve and announce."""
     spec.write_text(
         SPEC_2022.read_text(encoding="utf-8").replace(
             "in_force_on = 2023-01-01", 'in_force_on = 2022-10-01\nin_force_requires = "final"'
         ),
         encoding="utf-8",
     )
-    ok("init", db=store_url)
-    ok("propose", str(spec), "--on", "2022-06-03", db=store_url)
-    ok("recommend", KEY, "--on", "2022-06-03", db=store_url)
-    approve_all(store_url, "2022-09-05")
-    _announce_all(store_url, "2022-09-08")
+    ok("init", db=db)
+    ok("propose", str(spec), "--on", "2022-06-03", db=db)
+    ok("recommend", KEY, "--on", "2022-06-03", db=db)
+    approve_all(db, "2022-09-05")
+    _announce_all(db, announced_on)
+
+
+def test_final_policy_waits_for_laga_kraft_and_the_timer_brings_it_into_force(store_url: str, tmp_path: Path) -> None:
+    _final_policy_announced(store_url, tmp_path / "final.toml", "2022-09-08")
     with engine(store_url) as api:
         api.appeal(KEY, "2380", on=date(2022, 9, 20))
     ok("consolidate", KEY, "--on", "2022-10-03", db=store_url)
@@ -144,40 +145,14 @@ def test_final_policy_waits_for_laga_kraft_and_the_timer_brings_it_into_force(st
 
 
 def test_a_late_decision_is_marked(recommended: str) -> None:
-    ok(
-        "party",
-        "decide",
-        KEY,
-        "2380",
-        "--outcome",
-        "approved",
-        "--paragraph",
-        "§ 1",
-        "--on",
-        "2022-10-05",
-        db=recommended,
-    )
-    ok(
-        "party",
-        "decide",
-        KEY,
-        "2309",
-        "--outcome",
-        "approved",
-        "--paragraph",
-        "§ 1",
-        "--on",
-        "2022-09-30",
-        db=recommended,
-    )
+    decide(recommended, "2380", "2022-10-05")
+    decide(recommended, "2309", "2022-09-30")
     late, in_time = party(recommended, "2380"), party(recommended, "2309")
     assert (True, 5) == (late["late"], late["days_late"])
     assert (False, None) == (in_time["late"], in_time["days_late"])
     assert "(5 days late)" in ok("status", KEY, db=recommended).stdout
-    log = ok("audit", "log", KEY, "--json", db=recommended).json()
-    events = log if isinstance(log, list) else log["events"]
-    decided = [e for e in events if e["kind"] == "party.decided"]
-    payloads = [e["payload"] if isinstance(e["payload"], dict) else json.loads(e["payload"]) for e in decided]
+    events = ok("audit", "log", KEY, "--json", db=recommended).json()
+    payloads = [e["payload"] for e in events if e["kind"] == "party.decided"]
     assert [5, None] == [p.get("days_late") for p in payloads]
     ok("audit", "replay", "--check", db=recommended)
 
@@ -185,18 +160,7 @@ def test_a_late_decision_is_marked(recommended: str) -> None:
 def test_final_policy_the_tick_that_makes_the_last_decision_final_brings_it_into_force(
     store_url: str, tmp_path: Path
 ) -> None:
-    spec = tmp_path / "final.toml"
-    spec.write_text(
-        SPEC_2022.read_text(encoding="utf-8").replace(
-            "in_force_on = 2023-01-01", 'in_force_on = 2022-10-01\nin_force_requires = "final"'
-        ),
-        encoding="utf-8",
-    )
-    ok("init", db=store_url)
-    ok("propose", str(spec), "--on", "2022-06-03", db=store_url)
-    ok("recommend", KEY, "--on", "2022-06-03", db=store_url)
-    approve_all(store_url, "2022-09-05")
-    _announce_all(store_url, "2022-09-20")  # the appeal period ends on 2022-10-11
+    _final_policy_announced(store_url, tmp_path / "final.toml", "2022-09-20")  # the appeal period ends 2022-10-11
     ok("consolidate", KEY, "--on", "2022-10-03", db=store_url)
     ok("tick", "--now", "2022-10-11T12:00", db=store_url)
     assert ("consolidated", PARTIES) == (status(store_url)["state"], status(store_url)["waiting_for_final"])
@@ -207,8 +171,7 @@ def test_final_policy_the_tick_that_makes_the_last_decision_final_brings_it_into
         document["in_force_since"],
         document["waiting_for_final"],
     )
-    log = ok("audit", "log", KEY, "--json", db=store_url).json()
-    events = log if isinstance(log, list) else log["events"]
+    events = ok("audit", "log", KEY, "--json", db=store_url).json()
     final_and_in_force = [e["kind"] for e in events[-2:]]
     assert ["party.final", "recommendation.in_force"] == final_and_in_force  # one transaction: the last timer's
     assert events[-1]["recorded_at"] == events[-2]["recorded_at"]

@@ -30,9 +30,10 @@ returns outbox entries and, for a series, the next timer. The policy, written do
   the message is taken for sending: a ``before``/``overdue`` reminder or an
   ``escalation`` whose party has decided, or whose recommendation is no longer
   ``recommended``, is ``skipped`` with the reason. An escalation queued because a
-  counted decision was annulled (details ``reason = "recount"``) concerns a
-  recommendation that is already consolidated or in force, so this rule leaves it
-  alone. A digest is a snapshot of its morning and goes as it is.
+  recount left the agreement not adopted (details ``reason = "recount"``) is due
+  while the agreement is still consolidated or in force and not adopted, and
+  ``skipped`` once a later recount adopted it again or it was superseded. A digest
+  is a snapshot of its morning and goes as it is.
 """
 
 from __future__ import annotations
@@ -200,5 +201,5 @@ def _why_recount_not_due(message: OutboxEntry, case: Case | None) -> str | None:
 
 
 def _is_recount(message: OutboxEntry) -> bool:
-    """An escalation queued because a counted decision was annulled: it is due whatever the case's state."""
+    """An escalation queued because a recount left the agreement not adopted (:func:`_why_recount_not_due`)."""
     return message.kind == "escalation" and message.details.get("reason") == RECOUNT_REASON

@@ -75,9 +75,9 @@ import psycopg
 from beslut import Engine, FixedClock, open_store
 from beslut.clock import STOCKHOLM
 from beslut.jsontext import pretty
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
+from beslut.states.views import case_status
 from beslut.workflow import PartyStep
-from beslut.workflow.views import case_status
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_AT = datetime(2030, 1, 1, 12, 0, tzinfo=STOCKHOLM)  # after every legal date used

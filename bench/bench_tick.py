@@ -67,10 +67,10 @@ from sqlalchemy import event
 from beslut import Engine, FixedClock, Store, open_store
 from beslut.clock import STOCKHOLM
 from beslut.logs import configure_json_logging
-from beslut.scheduler.deadlines import Deadline
 from beslut.scheduler.notifiers import LogNotifier
 from beslut.scheduler.outbox import OutboxDelivery
-from beslut.scheduler.records import Contact
+from beslut.states.deadlines import Deadline
+from beslut.states.records import Contact
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "examples" / "mini-maria-2022.toml"

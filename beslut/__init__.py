@@ -36,8 +36,8 @@ from beslut.errors import (
 from beslut.persistence import Store, open_store
 from beslut.states.case import Case, PartyDecision
 from beslut.states.spec import RecommendationSpec, parse_spec_text
+from beslut.states.views import case_status
 from beslut.workflow import CommandResult, Engine, Fired
-from beslut.workflow.views import case_status
 
 __all__ = [
     "AuditVerificationFailed",

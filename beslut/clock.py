@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from beslut.errors import InvalidInput
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+# How far a recorded instant may run ahead of the clock that checks it (clock skew between hosts).
+CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
 class Clock(Protocol):

@@ -20,8 +20,8 @@ from pathlib import Path
 from beslut.clock import STOCKHOLM
 from beslut.errors import InvalidInput
 from beslut.render import console, event_text, print_status
+from beslut.states.views import case_status
 from beslut.workflow import Engine
-from beslut.workflow.views import case_status
 
 KEY_2022 = "svom-2022-mini-maria"
 KEY_2025 = "svom-2025-mini-maria-revision"

@@ -5,7 +5,7 @@ output), so the pure-Python encoder wrote a 300-party status document in ~5 ms, 
 case from the database (bench/bench_scale.py), and ``beslut status --json`` of a national database spent
 most of its time there. orjson writes the same text about ten times faster.
 
-"The same text" holds for what the read models in :mod:`beslut.workflow.views` contain: ``str``, ``int``,
+"The same text" holds for what the read models in :mod:`beslut.states.views` contain: ``str``, ``int``,
 ``bool``, ``None``, lists and dicts with string keys (tests/test_jsontext.py checks it over generated
 documents, every control character included). orjson refuses what ``json`` would write differently or not
 at all (integers past 64 bits, lone surrogates, non-string keys); those fall back to ``json`` itself. It

@@ -1,7 +1,7 @@
 """Human-readable output for the terminal (rich tables), kept apart from the commands.
 
 Only the CLI and the demo use this; machines read the ``--json`` documents of
-:mod:`beslut.workflow.views` instead.
+:mod:`beslut.states.views` instead.
 """
 
 from __future__ import annotations

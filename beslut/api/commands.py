@@ -20,10 +20,10 @@ from beslut.api import models
 from beslut.api.auth import Clerk, Coordinator, Principal, store_of
 from beslut.api.problems import INVALID, PROBLEM_RESPONSES, ApiProblem
 from beslut.api.views import contact_json
-from beslut.scheduler.records import Contact
 from beslut.states.case import Case
+from beslut.states.records import Contact
+from beslut.states.views import case_status
 from beslut.workflow import CommandResult, Engine
-from beslut.workflow.views import case_status
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 T = TypeVar("T")

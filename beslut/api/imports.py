@@ -19,9 +19,9 @@ from beslut.api.auth import CurrentPrincipal, Principal
 from beslut.api.commands import execute
 from beslut.api.problems import FORBIDDEN, PROBLEM_RESPONSES, ApiProblem, Kind
 from beslut.errors import InvalidInput
+from beslut.states.views import case_status
 from beslut.workflow.batch import PartyStep
 from beslut.workflow.steps_file import MAX_BYTES, parse_steps
-from beslut.workflow.views import case_status
 
 router = APIRouter(responses=PROBLEM_RESPONSES, tags=["parties"])
 

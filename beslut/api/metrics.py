@@ -36,7 +36,7 @@ from beslut.api.health import router as operator_router
 from beslut.clock import Clock, SystemClock
 from beslut.errors import BeslutError
 from beslut.persistence import Store
-from beslut.scheduler.records import OUTBOX_STATUSES
+from beslut.states.records import OUTBOX_STATUSES
 
 log = structlog.get_logger("beslut.api.metrics")
 

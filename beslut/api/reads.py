@@ -21,7 +21,7 @@ from beslut.api.problems import PROBLEM_RESPONSES
 from beslut.api.views import audit_record_json, contact_json, deadline_json, heartbeat_json, outbox_json
 from beslut.audit import service
 from beslut.errors import NotFound
-from beslut.workflow.views import case_status
+from beslut.states.views import case_status
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 

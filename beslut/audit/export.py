@@ -47,7 +47,7 @@ from beslut.audit.report import case_report
 from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput
 from beslut.states.audit_chain import AuditRecord
-from beslut.workflow.views import case_status
+from beslut.states.views import case_status
 
 METS_NS: Final = "http://www.loc.gov/METS/"
 XLINK_NS: Final = "http://www.w3.org/1999/xlink"

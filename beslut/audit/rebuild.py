@@ -36,10 +36,10 @@ from beslut.audit.source import read_log
 from beslut.audit.streams import replay_streams
 from beslut.errors import AuditVerificationFailed
 from beslut.persistence import Reader, Store, UnitOfWork
-from beslut.scheduler.deadlines import deadlines_for
 from beslut.states.audit_chain import AuditRecord
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Event
+from beslut.states.deadlines import deadlines_for
 
 _BATCH = 2000  # events per append_events call at most (one recorded instant per call)
 

@@ -36,15 +36,14 @@ from typing import Any
 
 import orjson
 
-from beslut.clock import STOCKHOLM
+from beslut.clock import CLOCK_TOLERANCE, STOCKHOLM
 from beslut.errors import InvalidInput
 from beslut.states import case as domain
-from beslut.states.audit_chain import AuditRecord, canonical_json
+from beslut.states.audit_chain import AuditRecord, canonical_json, event_from_record
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event, PartyDecision, known_event
 from beslut.states.spec import spec_to_data
 from beslut.states.spec_cache import parse_spec_data
-from beslut.workflow.engine import CLOCK_TOLERANCE, event_from_record
 
 _DAY = timedelta(days=1)
 Loader = Callable[[str, int], Iterable[AuditRecord]]  # (stream, before seq) -> its records below that seq, in order

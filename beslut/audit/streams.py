@@ -57,7 +57,7 @@ from beslut.errors import AuditVerificationFailed
 from beslut.persistence import Reader
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case
-from beslut.workflow.views import case_status
+from beslut.states.views import case_status
 
 
 class Spool:

@@ -25,8 +25,8 @@ from beslut.cli._options import (
 )
 from beslut.clock import parse_instant
 from beslut.errors import InvalidInput
+from beslut.states.views import case_status
 from beslut.workflow.documents import fired_json
-from beslut.workflow.views import case_status
 
 # ---------------------------------------------------------------- set-up
 

@@ -12,7 +12,7 @@ from beslut import render
 from beslut.cli._app import app, contact_app, scheduler_app
 from beslut.cli._options import Db, Json, emit_json, open_engine
 from beslut.errors import InvalidInput
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
 from beslut.workflow.documents import contact_json, deadline_json, heartbeat_json, outbox_json
 
 

@@ -42,10 +42,10 @@ from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
 from beslut.persistence import _tables as t
 from beslut.persistence.abc import ApiToken, OverdueParty, Reader, Store, UnitOfWork
 from beslut.persistence.schema import schema_state
-from beslut.scheduler.deadlines import LADDER_KINDS, TRANSITION_KINDS, Deadline, DeadlineRow
-from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
 from beslut.states.case import UNDECIDED, Case, Event, PartyDecision
+from beslut.states.deadlines import LADDER_KINDS, TRANSITION_KINDS, Deadline, DeadlineRow
+from beslut.states.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.spec import RecommendationSpec, spec_to_data
 from beslut.states.spec_cache import parse_spec_json
 

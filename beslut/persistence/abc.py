@@ -14,10 +14,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from beslut.scheduler.deadlines import Deadline, DeadlineRow
-from beslut.scheduler.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 from beslut.states.audit_chain import AuditRecord
 from beslut.states.case import Case, Event
+from beslut.states.deadlines import Deadline, DeadlineRow
+from beslut.states.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 
 
 @dataclass(frozen=True, kw_only=True)

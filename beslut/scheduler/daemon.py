@@ -40,7 +40,7 @@ from beslut.clock import STOCKHOLM, later
 from beslut.persistence.retry import Backoff
 from beslut.scheduler.checkpoints import CheckpointJob, CheckpointSettings
 from beslut.scheduler.outbox import OutboxDelivery
-from beslut.scheduler.records import Heartbeat
+from beslut.states.records import Heartbeat
 from beslut.workflow import Engine
 
 log = structlog.get_logger("beslut.scheduler")

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 from icalendar import Calendar, Event
 
-from beslut.scheduler.deadlines import DeadlineRow
 from beslut.states.case import Case
+from beslut.states.deadlines import DeadlineRow
 
 _SUMMARY = {
     "reply_by": "Svarsdatum passerar",

@@ -1,7 +1,7 @@
 """Delivering the outbox: after commit, at least once, retried with backoff, never blocking the rest.
 
 A message is queued in the same transaction as the decision to send it (see
-:mod:`beslut.scheduler.reminders`). Delivery happens later and outside any
+:mod:`beslut.states.reminders`). Delivery happens later and outside any
 transaction: a worker leases a batch of due messages in one short transaction,
 sends each through the notifier, and records the result in another. If the worker
 dies between sending and recording, the lease runs out and another worker sends
@@ -13,7 +13,7 @@ next attempt) and the worker goes on with the next message; after
 
 Each message is checked again just before it is sent, in the transaction that
 re-leases it: that transaction locks the recommendation first (the lock order of
-every command), applies :func:`~beslut.scheduler.reminders.delivery_verdict` to the
+every command), applies :func:`~beslut.states.reminders.delivery_verdict` to the
 case as it is now, and either renews the lease or closes the row unsent, ``skipped``
 (the party has decided, the recommendation moved on) or ``failed`` (no contact), with
 the reason in ``last_error``. A reminder queued months ago therefore never reaches a
@@ -32,9 +32,9 @@ from beslut import failpoints
 from beslut.clock import Clock, later
 from beslut.persistence import Store, UnitOfWork
 from beslut.scheduler.notifiers.base import DeliveryError, Message, Notifier, Recipient
-from beslut.scheduler.records import Contact, OutboxRecord
-from beslut.scheduler.reminders import Verdict, delivery_verdict
 from beslut.states.case import Case
+from beslut.states.records import Contact, OutboxRecord
+from beslut.states.reminders import Verdict, delivery_verdict
 
 MAX_ATTEMPTS = 8
 BASE_BACKOFF = timedelta(seconds=30)

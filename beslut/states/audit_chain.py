@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from json.encoder import encode_basestring
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ import orjson
 import rfc8785
 
 from beslut.clock import STOCKHOLM
+from beslut.states.case import Event
 
 GENESIS_HASH: Final = "0" * 64
 
@@ -407,3 +408,13 @@ def _refuse_floats(value: Any) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _refuse_floats(item)
+
+
+def event_from_record(record: AuditRecord) -> Event:
+    """The domain event an audit record holds."""
+    return Event(
+        kind=record.kind,
+        stream=record.stream,
+        valid_on=date.fromisoformat(record.valid_on),
+        payload=json.loads(record.payload),
+    )

@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Any, Final
 
 from beslut.clock import STOCKHOLM
-from beslut.scheduler.deadlines import DeadlineRow
 from beslut.states.audit_chain import AuditRecord
 from beslut.states.case import UNDECIDED, Case, PartyDecision
+from beslut.states.deadlines import DeadlineRow
+from beslut.states.views import case_status
 from beslut.web import labels
-from beslut.workflow.views import case_status
 
 OPEN_STATES: Final = frozenset({"proposed", "recommended"})
 NEXT_DEADLINES: Final = 20

@@ -12,9 +12,9 @@ import json
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from beslut.scheduler.deadlines import DeadlineRow
-from beslut.scheduler.records import Contact, Heartbeat, OutboxRecord
 from beslut.states.audit_chain import AuditRecord
+from beslut.states.deadlines import DeadlineRow
+from beslut.states.records import Contact, Heartbeat, OutboxRecord
 
 if TYPE_CHECKING:  # the engine imports this module's neighbours; only the type is needed here
     from beslut.workflow.engine import Fired

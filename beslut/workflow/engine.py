@@ -11,7 +11,6 @@ so a refused command leaves the database exactly as it was.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,25 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from beslut import failpoints
-from beslut.clock import STOCKHOLM, Clock, SystemClock, later, today
+from beslut.clock import CLOCK_TOLERANCE, STOCKHOLM, Clock, SystemClock, later, today
 from beslut.errors import BeslutError, ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.persistence import Store, UnitOfWork, open_store
-from beslut.scheduler.deadlines import REMINDER_KINDS, DeadlineRow, deadline_changes, deadlines_for
-from beslut.scheduler.digest import digest_entries
-from beslut.scheduler.escalations import recount_escalations
-from beslut.scheduler.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
-from beslut.scheduler.reminders import plan_reminder
 from beslut.states import case as domain
 from beslut.states.actors import actor_id
-from beslut.states.audit_chain import AuditRecord, ChainReport, verify_chain
+from beslut.states.audit_chain import AuditRecord, ChainReport, event_from_record, verify_chain
 from beslut.states.calendar import BusinessCalendar, local_date
 from beslut.states.case import Case, Event
+from beslut.states.deadlines import REMINDER_KINDS, DeadlineRow, deadline_changes, deadlines_for
+from beslut.states.digest import digest_entries
+from beslut.states.escalations import recount_escalations
+from beslut.states.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
+from beslut.states.reminders import plan_reminder
 from beslut.states.spec import RecommendationSpec, parse_spec_text
 from beslut.workflow.batch import BatchResult, PartyStep, check_steps, name_item, naming_item, step_events
 from beslut.workflow.gc_pause import collector_paused
 
 TICK_BATCH = 100
-CLOCK_TOLERANCE = timedelta(minutes=5)
 TIMER_LEASE = timedelta(minutes=5)
 EARLIEST_TICK = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_LIMIT = 1_000_000
@@ -618,16 +616,6 @@ class Engine:
 
     def _now(self) -> datetime:
         return self.clock.now().astimezone(STOCKHOLM)
-
-
-def event_from_record(record: AuditRecord) -> Event:
-    """The domain event an audit record holds."""
-    return Event(
-        kind=record.kind,
-        stream=record.stream,
-        valid_on=date.fromisoformat(record.valid_on),
-        payload=json.loads(record.payload),
-    )
 
 
 def _events_for_deadline(case: Case, deadline: DeadlineRow, on: date) -> list[Event]:

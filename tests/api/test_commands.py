@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 
 from beslut.api import tokens as token_service
-from beslut.scheduler.records import Heartbeat
+from beslut.states.records import Heartbeat
 from beslut.workflow import Engine
 from tests.api.conftest import NOW, Api
 from tests.cli.helpers import ok

@@ -23,7 +23,7 @@ from beslut.clock import STOCKHOLM, FixedClock
 from beslut.persistence import Store, open_store
 from beslut.scheduler.notifiers import DeliveryError, Message
 from beslut.scheduler.outbox import OutboxDelivery
-from beslut.scheduler.records import Contact, Heartbeat
+from beslut.states.records import Contact, Heartbeat
 from beslut.workflow import Engine
 from tests.conftest import KEY, PARTIES, spec_2022, spec_2025
 

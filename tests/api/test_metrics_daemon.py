@@ -15,7 +15,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from beslut.api import create_app
 from beslut.persistence import open_store
-from beslut.scheduler.records import Heartbeat
+from beslut.states.records import Heartbeat
 from tests.scheduler.daemon_helpers import build_workload, daemons, wait_until
 
 with warnings.catch_warnings():  # starlette warns that it prefers httpx2; its test client works with httpx

@@ -17,9 +17,9 @@ import pytest
 from bench.bench_audit import main
 
 AUDIT = Path(__file__).resolve().parents[2] / "beslut" / "audit"
-# beslut.scheduler.deadlines: the pure rule deriving a case's timers (`audit replay --into` rebuilds them).
+# beslut.states.deadlines: the pure rule deriving a case's timers (`audit replay --into` rebuilds them).
 ALLOWED_BESLUT = (
-    "beslut.audit", "beslut.states", "beslut.workflow", "beslut.errors", "beslut.clock", "beslut.scheduler.deadlines",
+    "beslut.audit", "beslut.states", "beslut.workflow", "beslut.errors", "beslut.clock", "beslut.states.deadlines",
 )  # fmt: skip
 # orjson: the fast payload parse (states.audit_chain uses it too).
 ALLOWED_THIRD_PARTY = {"cryptography", "orjson"}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
 from tests.cli.helpers import KEY, PARTIES, SPEC_2022, approve_all, decide, engine, ok, party, refused, status
 
 TOTAL = 5_000_000

@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from beslut.errors import InvalidInput
-from beslut.workflow.views import case_status
+from beslut.states.views import case_status
 from tests.cli.helpers import KEY, SPEC_2022, engine, ok
 
 SPEC_TEXT = SPEC_2022.read_text(encoding="utf-8")

@@ -10,10 +10,10 @@ import pytest
 from beslut.clock import STOCKHOLM
 from beslut.errors import ConcurrencyConflict, Duplicate
 from beslut.persistence import Store, audit_rows, open_store
-from beslut.scheduler.deadlines import Deadline
 from beslut.states import case as domain
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event
+from beslut.states.deadlines import Deadline
 from beslut.states.spec import parse_spec_text
 from tests.conftest import KEY, spec_2022
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from beslut.audit.service import replay_store, verify_store
 from beslut.persistence import Store, open_store
-from beslut.scheduler.deadlines import SERIES_KINDS, deadlines_for
+from beslut.states.deadlines import SERIES_KINDS, deadlines_for
 
 REPO = Path(__file__).resolve().parents[2]
 # Points a worker can die at before its transaction commits: then it must have left nothing unreported.

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beslut.errors import InvalidInput
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
 from tests.cli.conftest import _get_command_once
 from tests.cli.helpers import KEY, SPEC_2022, dump, engine, run, run_script
 

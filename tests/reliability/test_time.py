@@ -17,7 +17,7 @@ from beslut.errors import InvalidInput
 from beslut.scheduler.daemon import DaemonSettings, SchedulerDaemon
 from beslut.scheduler.notifiers import LogNotifier
 from beslut.scheduler.outbox import OutboxDelivery
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
 from beslut.workflow import Engine
 from tests.conftest import KEY, PARTIES, spec_2022
 

@@ -39,7 +39,7 @@ from beslut.persistence import _tables as tables
 from beslut.persistence import open_store
 from beslut.persistence._sql import SqlStore
 from beslut.scheduler.notifiers import verify_signature
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
 from beslut.workflow import Engine
 
 REPO = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ import pytest
 from beslut.clock import STOCKHOLM, FixedClock
 from beslut.persistence import open_store
 from beslut.scheduler import outbox as outbox_module
-from beslut.scheduler.records import OutboxRecord
+from beslut.states.records import OutboxRecord
 from beslut.workflow import Engine
 from beslut.workflow.engine import TICK_BATCH
 from tests.scheduler.daemon_helpers import (

@@ -25,7 +25,7 @@ import pytest
 
 from beslut.clock import STOCKHOLM, FixedClock
 from beslut.persistence import open_store
-from beslut.scheduler.records import OutboxEntry, OutboxRecord
+from beslut.states.records import OutboxEntry, OutboxRecord
 from beslut.workflow import Engine
 from tests.scheduler.daemon_helpers import (
     COORDINATOR,

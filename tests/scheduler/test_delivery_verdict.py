@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from beslut.clock import STOCKHOLM
-from beslut.scheduler.records import OutboxEntry
-from beslut.scheduler.reminders import NO_CONTACT, SEND, Verdict, delivery_verdict
 from beslut.states import case as domain
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event
+from beslut.states.records import OutboxEntry
+from beslut.states.reminders import NO_CONTACT, SEND, Verdict, delivery_verdict
 from beslut.states.spec import parse_spec_text
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "mini-maria-2022.toml").read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ import structlog
 from beslut.clock import STOCKHOLM, FixedClock
 from beslut.scheduler.notifiers import LogNotifier
 from beslut.scheduler.outbox import OutboxDelivery
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
 from beslut.workflow import Engine
 from tests.conftest import KEY, PARTIES, spec_2022
 

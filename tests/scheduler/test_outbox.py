@@ -20,7 +20,7 @@ from beslut.persistence import Store, open_store
 from beslut.scheduler.daemon import DaemonSettings, SchedulerDaemon
 from beslut.scheduler.notifiers import DeliveryError, LogNotifier, Message
 from beslut.scheduler.outbox import MAX_ATTEMPTS, OUTBOX_LEASE, DeliveryReport, OutboxDelivery, backoff
-from beslut.scheduler.records import Contact, OutboxEntry, OutboxRecord
+from beslut.states.records import Contact, OutboxEntry, OutboxRecord
 from beslut.workflow import Engine
 from tests.conftest import KEY, PARTIES, spec_2022
 

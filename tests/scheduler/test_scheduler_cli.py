@@ -20,7 +20,7 @@ import typer.main
 from icalendar import Calendar
 
 from beslut.clock import STOCKHOLM, FixedClock
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
 from beslut.workflow import Engine
 from tests.cli.helpers import KEY, PARTIES, SPEC_2022, ok, refused
 

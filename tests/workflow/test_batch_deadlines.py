@@ -15,8 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from beslut.clock import STOCKHOLM
-from beslut.scheduler.deadlines import Deadline, deadline_changes, deadlines_for, has_timers, party_deadlines
 from beslut.states.case import Case
+from beslut.states.deadlines import Deadline, deadline_changes, deadlines_for, has_timers, party_deadlines
 from beslut.workflow import Engine, PartyStep
 from tests.conftest import PARTIES, spec_2022
 from tests.workflow.test_batch import _one_by_one, _open, _steps

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import pytest
 
 from beslut.clock import STOCKHOLM, FixedClock
-from beslut.scheduler.records import Contact
+from beslut.states.records import Contact
 from beslut.workflow import Engine, PartyStep
 from tests.conftest import KEY, PARTIES, spec_2022, spec_2025
 

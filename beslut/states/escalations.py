@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from beslut.scheduler.records import Contact, OutboxEntry
 from beslut.states.case import Case, Event, adoption_lost
+from beslut.states.records import Contact, OutboxEntry
 
 RECOUNT_REASON: Final = "recount"
 """``details["reason"]`` of an escalation queued by a recount (a reminder ladder's escalation has none)."""

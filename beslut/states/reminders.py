@@ -43,11 +43,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Literal
 
-from beslut.scheduler.deadlines import Deadline, DeadlineRow, is_open, next_in_series, series_after
-from beslut.scheduler.escalations import RECOUNT_REASON
-from beslut.scheduler.records import Contact, OutboxEntry
 from beslut.states.calendar import local_date
 from beslut.states.case import ADOPTED_OUTCOMES, RECOUNT_STATES, Case
+from beslut.states.deadlines import Deadline, DeadlineRow, is_open, next_in_series, series_after
+from beslut.states.escalations import RECOUNT_REASON
+from beslut.states.records import Contact, OutboxEntry
 
 MESSAGE_KIND = {"remind_before": "before", "remind_overdue": "overdue", "escalate": "escalation"}
 CHASING_KINDS: Final = frozenset({"before", "overdue", "escalation"})  # messages that chase a party's decision

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from beslut.scheduler.deadlines import is_open
-from beslut.scheduler.records import Contact, OutboxEntry
 from beslut.states.case import Case
+from beslut.states.deadlines import is_open
+from beslut.states.records import Contact, OutboxEntry
 
 
 def digest_entries(

@@ -30,6 +30,31 @@ class InvalidInput(Refusal, ValueError):
     """The input is malformed: a bad spec field, a bad date, an unknown option value."""
 
 
+class FieldError(InvalidInput):
+    """A refused value of one field of a command's input, named the way the face that took it names it.
+
+    The domain names the field as the command's input does (``case_number``: the engine's keyword,
+    the API's and the batch's JSON key); the command line shows its option instead (``--case``) by
+    :meth:`render`. ``template`` holds ``{field}`` where the name goes; ``prefix`` is what a batch
+    puts in front (which item was refused).
+    """
+
+    def __init__(self, field: str, template: str) -> None:
+        self.field = field
+        self.template = template
+        self.prefix = ""
+        super().__init__(self.render(field))
+
+    def render(self, name: str) -> str:
+        """The message with the field called *name*."""
+        return self.prefix + self.template.format(field=name)
+
+    def put_first(self, text: str) -> None:
+        """Put *text* in front of the message (a batch naming its item)."""
+        self.prefix = text + self.prefix
+        self.args = (self.render(self.field),)
+
+
 class SpecError(InvalidInput):
     """A recommendation spec is invalid; the message names the field."""
 

@@ -132,18 +132,26 @@ def require_role(*roles: str) -> Callable[[Principal], Principal]:
     return check
 
 
-def party_clerk(
-    principal: CurrentPrincipal,
-    party: Annotated[str, Path(description="The party's key, e.g. 2380 (Östersund).")],
-) -> Principal:
-    """Lets through ``admin`` and the clerk of the party in the path; refuses (403) everyone else."""
-    if principal.role == "admin":
+def party_step_role(*others: str) -> Callable[..., Principal]:
+    """A dependency that lets through ``admin``, the clerk of the party in the path, and the roles *others*."""
+    needed = ", ".join(("clerk", *others)) + " or admin"
+
+    def check(
+        principal: CurrentPrincipal,
+        party: Annotated[str, Path(description="The party's key, e.g. 2380 (Östersund).")],
+    ) -> Principal:
+        if principal.role == "admin" or principal.role in others:
+            return principal
+        if principal.role != "clerk":
+            raise ApiProblem(FORBIDDEN, f"role {principal.role!r} may not record a party's steps; it needs {needed}")
+        if principal.party != party:
+            raise ApiProblem(FORBIDDEN, f"a clerk of party {principal.party!r} may not act for party {party!r}")
         return principal
-    if principal.role != "clerk":
-        raise ApiProblem(FORBIDDEN, f"role {principal.role!r} may not record a party's steps; it needs clerk or admin")
-    if principal.party != party:
-        raise ApiProblem(FORBIDDEN, f"a clerk of party {principal.party!r} may not act for party {party!r}")
-    return principal
+
+    return check
+
+
+party_clerk = party_step_role()
 
 
 Coordinator = Annotated[Principal, Depends(require_role("coordinator"))]

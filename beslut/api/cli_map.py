@@ -11,25 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from beslut.states.commands import COMMANDS
+
 Route = tuple[str, str]  # (HTTP method, OpenAPI path)
 
 ENDPOINTS: Final[Mapping[str, tuple[Route, ...]]] = {
+    # The command table's commands: their routes are made from it (beslut.api.commands).
+    **{" ".join(command.cli): (("POST", command.route),) for command in COMMANDS},
     "propose": (("POST", "/recommendations"),),
-    "recommend": (("POST", "/recommendations/{key}/recommend"),),
-    "withdraw": (("POST", "/recommendations/{key}/withdraw"),),
-    "consolidate": (("POST", "/recommendations/{key}/consolidate"),),
     "status": (("GET", "/recommendations"), ("GET", "/recommendations/{key}")),
     "tick": (("POST", "/scheduler/tick"),),
     "diagram": (("GET", "/diagrams/{machine}"),),
     "outbox": (("GET", "/outbox"),),
     "deadlines": (("GET", "/deadlines"),),
-    "party prepare": (("POST", "/recommendations/{key}/parties/{party}/prepare"),),
-    "party propose": (("POST", "/recommendations/{key}/parties/{party}/propose"),),
-    "party decide": (("POST", "/recommendations/{key}/parties/{party}/decide"),),
-    "party announce": (("POST", "/recommendations/{key}/parties/{party}/announce"),),
-    "party appeal": (("POST", "/recommendations/{key}/parties/{party}/appeal"),),
-    "party settle": (("POST", "/recommendations/{key}/parties/{party}/settle"),),
-    "party report": (("POST", "/recommendations/{key}/parties/{party}/report"),),
     "party import": (("POST", "/party-steps/import"),),
     "audit verify": (("GET", "/audit/verify"), ("POST", "/audit/verify")),
     "audit log": (("GET", "/audit/log"), ("GET", "/recommendations/{key}/audit")),

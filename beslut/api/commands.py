@@ -10,17 +10,19 @@ its new version as the ``ETag``. A refusal is an exception that the handlers of
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
 from beslut.api import models
-from beslut.api.auth import Clerk, Coordinator, Principal, store_of
+from beslut.api.auth import Coordinator, Principal, party_step_role, require_role, store_of
 from beslut.api.problems import INVALID, PROBLEM_RESPONSES, ApiProblem
 from beslut.api.views import contact_json
 from beslut.states.case import Case
+from beslut.states.commands import COMMANDS, Command
 from beslut.states.records import Contact
 from beslut.states.views import case_status
 from beslut.workflow import CommandResult, Engine
@@ -39,16 +41,7 @@ IfMatch = Annotated[
 COMMAND_KINDS = frozenset(
     {
         "propose",
-        "recommend",
-        "withdraw",
-        "consolidate",
-        "prepare",
-        "propose_party",
-        "decide",
-        "announce",
-        "appeal",
-        "settle",
-        "report",
+        *(command.name for command in COMMANDS),
         "contact_put",
         "tick",  # beslut/api/scheduler.py
         "party_import",  # beslut/api/imports.py
@@ -97,7 +90,7 @@ def execute(request: Request, principal: Principal, kind: str, action: Callable[
     return outcome
 
 
-def command(
+def command_response(
     request: Request, principal: Principal, kind: str, action: Callable[[Engine], CommandResult]
 ) -> JSONResponse:
     """:func:`execute` a command on a recommendation and answer with its status and new version."""
@@ -128,209 +121,69 @@ def propose(request: Request, body: models.Propose, principal: Coordinator) -> J
     return case_response(result.case, status_code=201, headers={"Location": location})
 
 
-@router.post(
-    "/recommendations/{key}/recommend",
-    name="recommend",
-    tags=["recommendations"],
-    summary="Recommend to the parties",
-    description="Send the recommendation to the parties: their decisions open. Roles: coordinator, admin.",
-    responses=_CASE,
-)
-def recommend(
-    request: Request, key: Key, body: models.OnDate, principal: Coordinator, if_match: IfMatch = None
-) -> JSONResponse:
-    """Send the recommendation to the parties."""
-    version = expected_version(if_match, body.expected_version)
-    return command(request, principal, "recommend", lambda e: e.recommend(key, on=body.on, expected_version=version))
+# ---------------------------------------------------------------- the command table's commands
 
 
-@router.post(
-    "/recommendations/{key}/withdraw",
-    name="withdraw",
-    tags=["recommendations"],
-    summary="Withdraw",
-    description="Withdraw a proposed or recommended recommendation. Roles: coordinator, admin.",
-    responses=_CASE,
-)
-def withdraw(
-    request: Request, key: Key, body: models.Withdraw, principal: Coordinator, if_match: IfMatch = None
-) -> JSONResponse:
-    """Withdraw the recommendation."""
-    version = expected_version(if_match, body.expected_version)
-    return command(
-        request,
-        principal,
-        "withdraw",
-        lambda e: e.withdraw(key, on=body.on, reason=body.reason, expected_version=version),
-    )
+def _principal_of(command: Command[Any]) -> Any:
+    """The role check of *command*, a dependency that runs before the body is read."""
+    if command.for_party:
+        return Annotated[Principal, Depends(party_step_role(*(r for r in command.roles if r != "clerk")))]
+    return Annotated[Principal, Depends(require_role(*command.roles))]
 
 
-@router.post(
-    "/recommendations/{key}/consolidate",
-    name="consolidate",
-    tags=["recommendations"],
-    summary="Consolidate",
-    description="Count the parties' decisions under the recommendation's policy. Roles: coordinator, admin.",
-    responses=_CASE,
-)
-def consolidate(
-    request: Request, key: Key, body: models.OnDate, principal: Coordinator, if_match: IfMatch = None
-) -> JSONResponse:
-    """Count the decisions."""
-    version = expected_version(if_match, body.expected_version)
-    return command(
-        request, principal, "consolidate", lambda e: e.consolidate(key, on=body.on, expected_version=version)
-    )
+def _roles_text(command: Command[Any]) -> str:
+    names = [("the clerk of this party" if role == "clerk" else role) for role in command.roles]
+    return "Roles: " + ", ".join([*names, "admin"]) + "."
 
 
-# ---------------------------------------------------------------- a party's steps (its clerk)
+def _endpoint(command: Command[Any]) -> Callable[..., JSONResponse]:
+    """The route of *command*: check the role, read the body, run it (one transaction), answer its status."""
 
-_PARTY = "Roles: the clerk of this party, admin."
-
-
-@router.post(
-    "/recommendations/{key}/parties/{party}/prepare",
-    name="prepare",
-    tags=["parties"],
-    summary="A party opened its case",
-    description=f"The party registered its case (diarienummer, date of the officer's report). {_PARTY}",
-    responses=_CASE,
-)
-def prepare(
-    request: Request, key: Key, party: PartyKey, *, body: models.Prepare, principal: Clerk, if_match: IfMatch = None
-) -> JSONResponse:
-    """Record that the party opened its case."""
-    version = expected_version(if_match, body.expected_version)
-    return command(
-        request,
-        principal,
-        "prepare",
-        lambda e: e.prepare(key, party, case_number=body.case_number, on=body.on, expected_version=version),
-    )
-
-
-@router.post(
-    "/recommendations/{key}/parties/{party}/propose",
-    name="propose_party",
-    tags=["parties"],
-    summary="A committee proposed a decision",
-    description=f"A committee of the party proposed a decision (a proposal, not a decision). {_PARTY}",
-    responses=_CASE,
-)
-def propose_party(
-    request: Request,
-    key: Key,
-    party: PartyKey,
-    *,
-    body: models.ProposeParty,
-    principal: Clerk,
-    if_match: IfMatch = None,
-) -> JSONResponse:
-    """Record the committee's proposal."""
-    version = expected_version(if_match, body.expected_version)
-    return command(
-        request,
-        principal,
-        "propose_party",
-        lambda e: e.propose_party(
-            key, party, body=body.body, paragraph=body.paragraph, on=body.on, expected_version=version
-        ),
-    )
-
-
-@router.post(
-    "/recommendations/{key}/parties/{party}/decide",
-    name="decide",
-    tags=["parties"],
-    summary="The party decided",
-    description=f"The party's deciding body decided: approved, rejected or approved_with_conditions. {_PARTY}",
-    responses=_CASE,
-)
-def decide(
-    request: Request, key: Key, party: PartyKey, *, body: models.Decide, principal: Clerk, if_match: IfMatch = None
-) -> JSONResponse:
-    """Record the party's decision."""
-    version = expected_version(if_match, body.expected_version)
-    return command(
-        request,
-        principal,
-        "decide",
-        lambda e: e.decide(
-            key,
-            party,
-            outcome=body.outcome,
-            paragraph=body.paragraph,
-            on=body.on,
-            body=body.body,
-            conditions=body.conditions,
-            expected_version=version,
-        ),
-    )
-
-
-def _simple_step(name: str, summary: str, description: str) -> None:
-    """Register a party step whose body is only the legal date (announce, appeal, report)."""
-
-    def step(
-        request: Request, key: Key, party: PartyKey, *, body: models.OnDate, principal: Clerk, if_match: IfMatch = None
-    ) -> JSONResponse:
-        version = expected_version(if_match, body.expected_version)
-        return command(
+    def endpoint(**params: Any) -> JSONResponse:
+        request: Request = params["request"]
+        body: models.OnDate = params["body"]
+        version = expected_version(params["if_match"], body.expected_version)
+        values = body.model_dump(exclude={"expected_version"})
+        if command.for_party:
+            values["party"] = params["party"]
+        args = command.args(values)
+        key = params["key"]
+        return command_response(
             request,
-            principal,
-            name,
-            lambda e: getattr(e, name)(key, party, on=body.on, expected_version=version),
+            params["principal"],
+            command.name,
+            lambda e: e.run(command, key, args, expected_version=version),
         )
 
-    step.__doc__ = summary
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    signature = [
+        inspect.Parameter("request", keyword, annotation=Request),
+        inspect.Parameter("key", keyword, annotation=Key),
+    ]
+    if command.for_party:
+        signature.append(inspect.Parameter("party", keyword, annotation=PartyKey))
+    signature += [
+        inspect.Parameter("body", keyword, annotation=models.body_of(command)),
+        inspect.Parameter("principal", keyword, annotation=_principal_of(command)),
+        inspect.Parameter("if_match", keyword, annotation=IfMatch, default=None),
+    ]
+    endpoint.__signature__ = inspect.Signature(signature, return_annotation=JSONResponse)  # type: ignore[attr-defined]
+    endpoint.__name__ = command.name
+    endpoint.__doc__ = command.summary
+    return endpoint
+
+
+for _command in COMMANDS:
     router.add_api_route(
-        f"/recommendations/{{key}}/parties/{{party}}/{name}",
-        step,
+        _command.route,
+        _endpoint(_command),
         methods=["POST"],
-        name=name,
-        tags=["parties"],
-        summary=summary,
-        description=f"{description} {_PARTY}",
+        name=_command.name,
+        tags=["parties" if _command.for_party else "recommendations"],
+        summary=_command.summary,
+        description=f"{_command.help} {_roles_text(_command)}",
         responses=_CASE,
     )
-
-
-_simple_step(
-    "announce",
-    "The decision was announced",
-    "The signed minutes were announced on the party's notice board: the three-week appeal period starts.",
-)
-_simple_step(
-    "appeal", "An appeal was lodged", "An appeal (laglighetsprövning) against the party's decision was lodged."
-)
-
-
-@router.post(
-    "/recommendations/{key}/parties/{party}/settle",
-    name="settle",
-    tags=["parties"],
-    summary="The court ruled on the appeal",
-    description=f"dismissed: the decision stands (final); annulled: the party decides again. {_PARTY}",
-    responses=_CASE,
-)
-def settle(
-    request: Request, key: Key, party: PartyKey, *, body: models.Settle, principal: Clerk, if_match: IfMatch = None
-) -> JSONResponse:
-    """Record the court's ruling."""
-    version = expected_version(if_match, body.expected_version)
-    return command(
-        request,
-        principal,
-        "settle",
-        lambda e: e.settle(key, party, result=body.result, on=body.on, expected_version=version),
-    )
-
-
-_simple_step(
-    "report",
-    "The minute extract was received",
-    "The coordinator received the party's minute extract (protokollsutdrag).",
-)
 
 
 # ---------------------------------------------------------------- contacts

@@ -1,6 +1,7 @@
 """Request bodies of the API's commands, as pydantic models (they are also the OpenAPI schemas).
 
-Field names follow the engine's keyword arguments. The legal date ``on`` is required
+The commands' bodies are made from the command table (:func:`body_of`); field names follow the
+engine's keyword arguments. The legal date ``on`` is required
 in every command, as ``--on`` is on the command line: the API never picks a legal date
 for the caller. Unknown fields are refused (422) rather than ignored, so a misspelt
 optional field cannot silently do nothing. The engine still does every check of the
@@ -9,11 +10,14 @@ domain; these models only refuse what is not even the right shape.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
+
+from beslut.states.commands import Command, Param
 
 
 def _legal_date(value: Any) -> Any:
@@ -62,38 +66,29 @@ class OnDate(_Body):
     expected_version: ExpectedVersion = None
 
 
-class Withdraw(OnDate):
-    """Withdraw a proposed or recommended recommendation."""
+def _field(param: Param) -> tuple[Any, Any]:
+    """A command param as a pydantic field: its help as the description, its allowed values as an ``enum``.
 
-    reason: str = Field(description="Why it is withdrawn.")
-
-
-class Prepare(OnDate):
-    """The party opened its case."""
-
-    case_number: str = Field(description='The case number (diarienummer), e.g. "KS 2025/216".')
-
-
-class ProposeParty(OnDate):
-    """A committee of the party proposed a decision."""
-
-    body: str = Field(description="The proposing committee, e.g. SAU.")
-    paragraph: str = Field(description='Its minute paragraph, e.g. "§ 52".')
+    The enum is in the schema only: a value outside it is refused by the domain, with the same line
+    the command line prints (tests/api/test_refusals.py), not by pydantic in words of its own.
+    """
+    extra: dict[str, Any] | None = {"enum": list(param.choices)} if param.choices else None
+    if param.required:
+        return str, Field(description=param.help, json_schema_extra=extra)
+    return str | None, Field(default=None, description=param.help, json_schema_extra=extra)
 
 
-class Decide(OnDate):
-    """The party's deciding body decided."""
+@functools.cache
+def body_of(command: Command[Any]) -> type[OnDate]:
+    """The request body of *command* (named as its input, e.g. ``Decide``; ``OnDate`` when it has no params).
 
-    outcome: str = Field(description="approved | rejected | approved_with_conditions")
-    paragraph: str = Field(description='The minute paragraph, e.g. "§ 88".')
-    body: str | None = Field(default=None, description="The deciding body [default: the party's, from the spec].")
-    conditions: str | None = Field(default=None, description="The conditions (with approved_with_conditions).")
-
-
-class Settle(OnDate):
-    """The court ruled on an appeal."""
-
-    result: str = Field(description="dismissed (the decision stands) | annulled (decide again)")
+    The key and the party are in the path; the body has the legal date, the expected version and the
+    command's params (:mod:`beslut.states.commands`).
+    """
+    if not command.params:
+        return OnDate
+    fields: dict[str, Any] = {param.name: _field(param) for param in command.params}
+    return create_model(command.input.__name__, __base__=OnDate, __doc__=command.input.__doc__, **fields)
 
 
 class ContactIn(_Body):

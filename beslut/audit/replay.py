@@ -42,6 +42,7 @@ from beslut.states import case as domain
 from beslut.states.audit_chain import AuditRecord, canonical_json, event_from_record
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event, PartyDecision, known_event
+from beslut.states.commands import BY_EVENT
 from beslut.states.spec import spec_to_data
 from beslut.states.spec_cache import parse_spec_data
 
@@ -235,11 +236,12 @@ class Replayer:
     def _single(
         self, case: Case, kind: str, p: Mapping[str, Any], on: date, today: date
     ) -> Callable[[], list[Event]] | None:
-        command = _COMMANDS.get(kind)
+        """The command that records *kind*, run again from the event (None: not a command's event)."""
+        command = BY_EVENT.get(kind)
         if command is None:
             return None
         calendar = self.calendar
-        return lambda: command(case, p, on, today, calendar)
+        return lambda: command.run(case, command.from_event(kind, p, on), today, calendar)
 
     def _automatic(self, case: Case, kind: str, p: Mapping[str, Any], on: date) -> Event | str | None:
         """Events the scheduler (tick) or another recommendation's command records."""
@@ -279,46 +281,6 @@ class Replayer:
         if decision.last_step_on != on:
             return f"a recount is dated with the change of {changed!r} ({decision.last_step_on}), not {on}"
         return domain.recount_event(case, changed, on=on)
-
-
-# The command each event kind records, called as the live command was (built once, not per event).
-_Command = Callable[[Case, Mapping[str, Any], date, date, BusinessCalendar], list[Event]]
-_COMMANDS: dict[str, _Command] = {
-    "recommendation.recommended": lambda case, p, on, today, cal: domain.recommend(case, on=on, today=today),
-    "recommendation.withdrawn": lambda case, p, on, today, cal: domain.withdraw(
-        case, on=on, today=today, reason=p["reason"]
-    ),
-    "recommendation.consolidated": lambda case, p, on, today, cal: domain.consolidate(case, on=on, today=today),
-    "party.prepared": lambda case, p, on, today, cal: domain.prepare_party(
-        case, p["party"], case_number=p["case_number"], on=on, today=today
-    ),
-    "party.proposed": lambda case, p, on, today, cal: domain.propose_party(
-        case, p["party"], body=p["body"], paragraph=p["paragraph"], on=on, today=today
-    ),
-    "party.decided": lambda case, p, on, today, cal: domain.decide_party(
-        case,
-        p["party"],
-        outcome=p["outcome"],
-        paragraph=p["paragraph"],
-        on=on,
-        today=today,
-        body=p["body"],
-        conditions=p.get("conditions"),
-    ),
-    "party.announced": lambda case, p, on, today, cal: domain.announce_party(
-        case, p["party"], on=on, today=today, calendar=cal
-    ),
-    "party.appealed": lambda case, p, on, today, cal: domain.appeal_party(case, p["party"], on=on, today=today),
-    "party.appeal_dismissed": lambda case, p, on, today, cal: domain.settle_party(
-        case, p["party"], result="dismissed", on=on, today=today
-    ),
-    "party.decision_annulled": lambda case, p, on, today, cal: domain.settle_party(
-        case, p["party"], result="annulled", on=on, today=today
-    ),
-    "party.minute_extract_received": lambda case, p, on, today, cal: domain.report_party(
-        case, p["party"], on=on, today=today
-    ),
-}
 
 
 def _same_json(a: Any, b: Any) -> bool:

@@ -11,7 +11,7 @@ when their module is imported, so each group lives in its own module.
 
 from __future__ import annotations
 
-from beslut.cli import audit, commands, db, diagram, party, scheduler, serve, token
+from beslut.cli import audit, commands, db, diagram, party, scheduler, serve, steps, token
 from beslut.cli._app import app, main
 
-__all__ = ["app", "audit", "commands", "db", "diagram", "main", "party", "scheduler", "serve", "token"]
+__all__ = ["app", "audit", "commands", "db", "diagram", "main", "party", "scheduler", "serve", "steps", "token"]

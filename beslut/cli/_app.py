@@ -8,7 +8,8 @@ import typer
 from typer.exceptions import TyperException
 
 from beslut.cli._options import close_engines
-from beslut.errors import BeslutError, Refusal
+from beslut.errors import BeslutError, FieldError, Refusal
+from beslut.states.commands import OPTIONS
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> None:
         _fail(error.format_message() or "no command given: choose one of the commands listed above", 2)
     except typer.Abort:
         _fail("aborted", 130)
+    except FieldError as error:
+        # A single command's field is an option here (--case); a batch line's stays its JSON key.
+        name = error.field if error.prefix else OPTIONS.get(error.field, error.field)
+        _fail(error.render(name), error.exit_code)
     except Refusal as error:
         _fail(str(error), error.exit_code)
     except BeslutError as error:

@@ -1,4 +1,4 @@
-"""Commands on a recommendation: init, propose, recommend, withdraw, consolidate, tick, status, demo."""
+"""Commands on a recommendation: init, propose, tick, status, demo (recommend, withdraw, consolidate: cli/steps)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from beslut.cli._app import app
 from beslut.cli._options import (
     Actor,
     Db,
-    Expect,
     Json,
-    Key,
-    On,
     describe_db,
     done,
     emit_json,
@@ -62,37 +59,6 @@ def propose(
     engine = open_engine(db, actor)
     result = engine.propose(text, on=legal_date)
     done(engine, result, f"proposed with {len(result.case.parties)} parties, reply by {result.case.reply_deadline}")
-
-
-@app.command()
-def recommend(key: Key, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None) -> None:
-    """Send the recommendation to the parties: their decisions open."""
-    engine = open_engine(db, actor)
-    done(engine, engine.recommend(key, on=parse_date(on), expected_version=expect_version), "recommended")
-
-
-@app.command()
-def withdraw(
-    key: Key,
-    on: On,
-    reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn.")],
-    db: Db = None,
-    expect_version: Expect = None,
-    actor: Actor = None,
-) -> None:
-    """Withdraw a proposed or recommended recommendation."""
-    engine = open_engine(db, actor)
-    result = engine.withdraw(key, on=parse_date(on), reason=reason, expected_version=expect_version)
-    done(engine, result, "withdrawn")
-
-
-@app.command()
-def consolidate(key: Key, on: On, db: Db = None, expect_version: Expect = None, actor: Actor = None) -> None:
-    """Count the parties' decisions under the recommendation's policy."""
-    engine = open_engine(db, actor)
-    result = engine.consolidate(key, on=parse_date(on), expected_version=expect_version)
-    extra = f", in force since {result.case.in_force_since}" if result.case.in_force_since else ""
-    done(engine, result, f"consolidated: {result.case.outcome}{extra}")
 
 
 @app.command()

@@ -21,7 +21,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeVar
 
-from beslut.errors import Duplicate, InvalidInput, NotFound, RuleViolation
+from beslut.errors import Duplicate, FieldError, InvalidInput, NotFound, RuleViolation
 from beslut.states.allocation import CostSpec, allocate
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.machines import PARTY_MACHINE, RECOMMENDATION_MACHINE
@@ -256,7 +256,7 @@ def withdraw(case: Case, *, on: date, today: date, reason: str) -> list[Event]:
 def prepare_party(case: Case, party_key: str, *, case_number: str, on: date, today: date) -> list[Event]:
     """A party opens its case (diarienummer) with an officer's report."""
     decision = _party_step(case, party_key, on, today, open_states=PARTY_STEPS_OPEN, trigger="prepare")
-    payload = {"party": decision.key, "case_number": _text("case", case_number, MAX_FIELD)}
+    payload = {"party": decision.key, "case_number": _text("case_number", case_number, MAX_FIELD)}
     return [Event(kind="party.prepared", stream=case.key, valid_on=on, payload=payload)]
 
 
@@ -294,10 +294,10 @@ def decide_party(
         raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
     if outcome == "approved_with_conditions":
         if not conditions or not conditions.strip():
-            raise InvalidInput("outcome approved_with_conditions needs --conditions")
+            raise FieldError("conditions", "outcome approved_with_conditions needs {field}")
         conditions = _text("conditions", conditions, MAX_LONG_TEXT, multiline=True)
     elif conditions:
-        raise InvalidInput(f"--conditions only goes with approved_with_conditions, not {outcome}")
+        raise FieldError("conditions", f"{{field}} only goes with approved_with_conditions, not {outcome}")
     spec_party = case.spec.party(party_key)
     assert spec_party is not None
     payload: dict[str, Any] = {
@@ -837,11 +837,11 @@ def _party_step(
 def _text(name: str, value: str, limit: int, *, multiline: bool = False) -> str:
     value = value.strip()
     if not value:
-        raise InvalidInput(f"--{name} must not be empty")
+        raise FieldError(name, "{field} must not be empty")
     if len(value) > limit:
-        raise InvalidInput(f"--{name} is longer than {limit} characters")
+        raise FieldError(name, f"{{field}} is longer than {limit} characters")
     if (_CONTROL_MULTILINE if multiline else _CONTROL).search(value):
-        raise InvalidInput(f"--{name} contains control characters")
+        raise FieldError(name, "{field} contains control characters")
     return value
 
 

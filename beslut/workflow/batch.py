@@ -12,24 +12,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Final
 
-from beslut.errors import BeslutError, Duplicate, InvalidInput
-from beslut.states import case as domain
+from beslut.errors import BeslutError, Duplicate, FieldError, InvalidInput
 from beslut.states.audit_chain import AuditRecord
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event
+from beslut.states.commands import STEPS, Act, Command
 
-ACTIONS = ("prepare", "propose", "decide", "announce", "appeal", "settle", "report")
+ACTIONS: Final = tuple(STEPS)
 
 # The fields each action needs besides key, party and on (the CLI's required options).
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "prepare": ("case_number",),
-    "propose": ("body", "paragraph"),
-    "decide": ("outcome", "paragraph"),
-    "announce": (),
-    "appeal": (),
-    "settle": ("result",),
-    "report": (),
+REQUIRED: Final[dict[str, tuple[str, ...]]] = {
+    name: tuple(param.name for param in command.params if param.required) for name, command in STEPS.items()
 }
 
 
@@ -71,7 +66,10 @@ def describe(index: int, step: PartyStep) -> str:
 
 def name_item(error: BeslutError, index: int, step: PartyStep) -> None:
     """Put the item in front of a refusal's or conflict's message; its class (so its exit code) is kept."""
-    error.args = (f"{describe(index, step)}: {error}",)
+    if isinstance(error, FieldError):
+        error.put_first(f"{describe(index, step)}: ")
+    else:
+        error.args = (f"{describe(index, step)}: {error}",)
 
 
 @contextmanager
@@ -100,37 +98,26 @@ def check_steps(steps: Sequence[PartyStep]) -> None:
         first[identity] = index
 
 
+def step_args(step: PartyStep) -> Act:
+    """The input of *step*'s party command (:mod:`beslut.states.commands`), from the step's fields."""
+    command: Command[Act] = STEPS[step.action]
+    values = {param.name: getattr(step, param.name) for param in command.params}
+    return command.args({"party": step.party, "on": step.on, **values})
+
+
 def step_events(step: PartyStep, case: Case, today: date, calendar: BusinessCalendar) -> list[Event]:
     """The events the domain returns for *step* on *case* (refusing as the single command would)."""
-    party, on = step.party, step.on
-    if step.action == "prepare":
-        assert step.case_number is not None
-        return domain.prepare_party(case, party, case_number=step.case_number, on=on, today=today)
-    if step.action == "propose":
-        assert step.body is not None
-        assert step.paragraph is not None
-        return domain.propose_party(case, party, body=step.body, paragraph=step.paragraph, on=on, today=today)
-    if step.action == "decide":
-        assert step.outcome is not None
-        assert step.paragraph is not None
-        return domain.decide_party(
-            case,
-            party,
-            outcome=step.outcome,
-            paragraph=step.paragraph,
-            on=on,
-            today=today,
-            body=step.body,
-            conditions=step.conditions,
-        )
-    if step.action == "announce":
-        return domain.announce_party(case, party, on=on, today=today, calendar=calendar)
-    if step.action == "appeal":
-        return domain.appeal_party(case, party, on=on, today=today)
-    if step.action == "settle":
-        assert step.result is not None
-        return domain.settle_party(case, party, result=step.result, on=on, today=today)
-    return domain.report_party(case, party, on=on, today=today)
+    return STEPS[step.action].run(case, step_args(step), today, calendar)
 
 
-__all__ = ["ACTIONS", "BatchResult", "PartyStep", "check_steps", "describe", "name_item", "naming_item", "step_events"]
+__all__ = [
+    "ACTIONS",
+    "BatchResult",
+    "PartyStep",
+    "check_steps",
+    "describe",
+    "name_item",
+    "naming_item",
+    "step_args",
+    "step_events",
+]

@@ -24,10 +24,12 @@ from beslut.clock import CLOCK_TOLERANCE, STOCKHOLM, Clock, SystemClock, later, 
 from beslut.errors import BeslutError, ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.persistence import Store, UnitOfWork, open_store
 from beslut.states import case as domain
+from beslut.states import commands
 from beslut.states.actors import actor_id
 from beslut.states.audit_chain import AuditRecord, ChainReport, event_from_record, verify_chain
 from beslut.states.calendar import BusinessCalendar, local_date
 from beslut.states.case import Case, Event
+from beslut.states.commands import Command, In
 from beslut.states.deadlines import REMINDER_KINDS, DeadlineRow, deadline_changes, deadlines_for
 from beslut.states.digest import digest_entries
 from beslut.states.escalations import recount_escalations
@@ -145,31 +147,35 @@ class Engine:
             failpoints.hit("engine.after_append_events")
         return CommandResult(case=case, records=tuple(records))
 
+    def run(self, command: Command[In], key: str, args: In, *, expected_version: int | None = None) -> CommandResult:
+        """Run *command* of the table (:mod:`beslut.states.commands`) on recommendation *key*: one transaction.
+
+        The named methods below are this with the command's input spelled out as keywords.
+        """
+        return self._command(key, expected_version, lambda c, t: command.run(c, args, t, self.calendar))
+
     def recommend(self, key: str, *, on: date, expected_version: int | None = None) -> CommandResult:
         """Send the recommendation to the parties: their decisions open."""
-        return self._command(key, expected_version, lambda c, t: domain.recommend(c, on=on, today=t))
+        return self.run(commands.RECOMMEND, key, commands.Act(on=on), expected_version=expected_version)
 
     def withdraw(self, key: str, *, on: date, reason: str, expected_version: int | None = None) -> CommandResult:
         """Withdraw a proposed or recommended recommendation."""
-        return self._command(key, expected_version, lambda c, t: domain.withdraw(c, on=on, today=t, reason=reason))
+        args = commands.Withdraw(on=on, reason=reason)
+        return self.run(commands.WITHDRAW, key, args, expected_version=expected_version)
 
     def prepare(
         self, key: str, party: str, *, case_number: str, on: date, expected_version: int | None = None
     ) -> CommandResult:
         """A party opened its case (diarienummer, tjänsteskrivelse date)."""
-        return self._command(
-            key, expected_version, lambda c, t: domain.prepare_party(c, party, case_number=case_number, on=on, today=t)
-        )
+        args = commands.Prepare(party=party, case_number=case_number, on=on)
+        return self.run(commands.PREPARE, key, args, expected_version=expected_version)
 
     def propose_party(
         self, key: str, party: str, *, body: str, paragraph: str, on: date, expected_version: int | None = None
     ) -> CommandResult:
         """A committee of the party proposed a decision."""
-        return self._command(
-            key,
-            expected_version,
-            lambda c, t: domain.propose_party(c, party, body=body, paragraph=paragraph, on=on, today=t),
-        )
+        args = commands.ProposeParty(party=party, body=body, paragraph=paragraph, on=on)
+        return self.run(commands.PROPOSE_PARTY, key, args, expected_version=expected_version)
 
     def decide(
         self,
@@ -184,39 +190,36 @@ class Engine:
         expected_version: int | None = None,
     ) -> CommandResult:
         """The party's deciding body decided (approved, rejected or approved_with_conditions)."""
-        return self._command(
-            key,
-            expected_version,
-            lambda c, t: domain.decide_party(
-                c, party, outcome=outcome, paragraph=paragraph, on=on, today=t, body=body, conditions=conditions
-            ),
+        args = commands.Decide(
+            party=party, outcome=outcome, paragraph=paragraph, on=on, body=body, conditions=conditions
         )
+        return self.run(commands.DECIDE, key, args, expected_version=expected_version)
 
     def announce(self, key: str, party: str, *, on: date, expected_version: int | None = None) -> CommandResult:
         """The party's signed minutes were announced on its notice board; the appeal period starts."""
-        return self._command(
-            key, expected_version, lambda c, t: domain.announce_party(c, party, on=on, today=t, calendar=self.calendar)
-        )
+        args = commands.PartyAct(party=party, on=on)
+        return self.run(commands.ANNOUNCE, key, args, expected_version=expected_version)
 
     def appeal(self, key: str, party: str, *, on: date, expected_version: int | None = None) -> CommandResult:
         """An appeal against the party's decision was lodged."""
-        return self._command(key, expected_version, lambda c, t: domain.appeal_party(c, party, on=on, today=t))
+        args = commands.PartyAct(party=party, on=on)
+        return self.run(commands.APPEAL, key, args, expected_version=expected_version)
 
     def settle(
         self, key: str, party: str, *, result: str, on: date, expected_version: int | None = None
     ) -> CommandResult:
         """The court ruled on the appeal: ``dismissed`` (final) or ``annulled`` (decide again)."""
-        return self._command(
-            key, expected_version, lambda c, t: domain.settle_party(c, party, result=result, on=on, today=t)
-        )
+        args = commands.Settle(party=party, result=result, on=on)
+        return self.run(commands.SETTLE, key, args, expected_version=expected_version)
 
     def report(self, key: str, party: str, *, on: date, expected_version: int | None = None) -> CommandResult:
         """The coordinator received the party's minute extract."""
-        return self._command(key, expected_version, lambda c, t: domain.report_party(c, party, on=on, today=t))
+        args = commands.PartyAct(party=party, on=on)
+        return self.run(commands.REPORT, key, args, expected_version=expected_version)
 
     def consolidate(self, key: str, *, on: date, expected_version: int | None = None) -> CommandResult:
         """Count the decisions; an adopted agreement whose in-force date has come enters into force."""
-        return self._command(key, expected_version, lambda c, t: domain.consolidate(c, on=on, today=t))
+        return self.run(commands.CONSOLIDATE, key, commands.Act(on=on), expected_version=expected_version)
 
     def batch(self, steps: Sequence[PartyStep]) -> BatchResult:
         """Run many party steps, on many recommendations, in ONE transaction: all or nothing.

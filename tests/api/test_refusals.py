@@ -99,9 +99,17 @@ class TestBadInput:
     def test_the_engine_refuses_bad_values_with_the_cli_message(
         self, api: Api, path: str, body: dict[str, object], cli: list[str]
     ) -> None:
-        """Values only the domain can judge: 422 with the CLI's own line."""
+        """Values only the domain can judge: 422 with the CLI's own line, a field named as the API names it."""
         problem = api.refused("POST", path, body, status=422)
-        assert cli_error(api, *cli) == problem["detail"]
+        expected = cli_error(api, *cli).replace("--paragraph", "paragraph").replace("--conditions", "conditions")
+        assert expected == problem["detail"]
+
+    def test_a_refused_field_is_named_as_the_api_names_it(self, api: Api) -> None:
+        """The body's key (case_number), not the command line's option (--case), in the API's answer."""
+        problem = api.refused("POST", f"{PARTY}/prepare", {"case_number": " ", "on": "2022-06-20"}, status=422)
+        assert "case_number must not be empty" == problem["detail"]
+        cli = ["party", "prepare", KEY, "2380", "--case", " ", "--on", "2022-06-20"]
+        assert "--case must not be empty" == cli_error(api, *cli)
 
     def test_a_legal_date_in_the_future_is_422(self, api: Api) -> None:
         """The clock (2022-12-01) makes 2023-01-02 the future."""

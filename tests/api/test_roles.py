@@ -73,12 +73,28 @@ class TestClerk:
 
 
 class TestCoordinator:
-    @pytest.mark.parametrize("step", sorted(PARTY_STEPS))
+    @pytest.mark.parametrize("step", sorted(set(PARTY_STEPS) - {"report"}))
     def test_a_coordinator_cannot_record_a_party_step(self, api: Api, step: str) -> None:
-        """A coordinator cannot decide (or take any step) for a party."""
+        """A coordinator cannot decide (or take any step towards a decision) for a party."""
         path = f"/recommendations/{KEY}/parties/2380/{step}"
         problem = api.refused("POST", path, PARTY_STEPS[step], who="coordinator", status=403)
         assert "role 'coordinator' may not record a party's steps; it needs clerk or admin" == problem["detail"]
+
+    def test_a_coordinator_records_the_minute_extract_it_received(self, api: Api) -> None:
+        """Receiving a party's minute extract is the coordinator's own act: it may record `report`."""
+        for step in ("prepare", "propose", "decide"):
+            response = api.post(f"/recommendations/{KEY}/parties/2380/{step}", PARTY_STEPS[step], who="admin")
+            assert 200 == response.status_code, response.text
+        response = api.post(f"/recommendations/{KEY}/parties/2380/report", {"on": "2022-09-12"}, who="coordinator")
+        assert 200 == response.status_code, response.text
+        assert "2022-09-12" == next(p for p in response.json()["parties"] if p["key"] == "2380")["minute_extract_received_on"]
+
+    def test_a_clerk_of_another_party_cannot_record_the_report(self, api: Api) -> None:
+        """The report's wider roles are the coordinator's, not every clerk's."""
+        problem = api.refused(
+            "POST", f"/recommendations/{KEY}/parties/2380/report", {"on": "2022-09-12"}, who="clerk_2309", status=403
+        )
+        assert "a clerk of party '2309' may not act for party '2380'" == problem["detail"]
 
 
 class TestAuditor:

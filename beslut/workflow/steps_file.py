@@ -2,8 +2,9 @@
 
 Each line becomes a :class:`~beslut.workflow.batch.PartyStep` tagged with its line number,
 so a refusal (here, or by the engine later) names the line to fix. The fields are the
-step's: ``action, key, party, on`` and, as the action needs them, ``outcome, paragraph,
-body, conditions, case_number, result``; ``expected_version`` is optional. Unknown
+step's: ``action, key, party, on`` and, as the action needs them, the fields of its party
+command (``case_number``, ``body``, ``paragraph``, ``outcome``, ``conditions``, ``result``: the
+command table's); ``expected_version`` is optional. Unknown
 fields are refused rather than ignored: a misspelt ``conditons`` must not vanish. A step
 carries no ``actor``: the whole import is recorded as the one actor id of ``--actor``.
 """
@@ -15,12 +16,14 @@ import io
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from beslut.errors import InvalidInput
+from beslut.states.commands import STEPS
 from beslut.workflow.batch import PartyStep
 
-TEXT_FIELDS = ("outcome", "paragraph", "body", "conditions", "case_number", "result")
+# Every field of every party step (beslut.states.commands), each once, in the table's order.
+TEXT_FIELDS: Final = tuple(dict.fromkeys(param.name for command in STEPS.values() for param in command.params))
 FIELDS = ("action", "key", "party", "on", *TEXT_FIELDS, "expected_version")
 MAX_BYTES = 200 * 1024 * 1024  # one transaction; a bigger import is split by the caller
 

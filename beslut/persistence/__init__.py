@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from beslut.errors import InvalidInput
-from beslut.persistence.abc import Reader, Store, UnitOfWork
-from beslut.workflow.ports import register_opener
+from beslut.workflow.ports import Reader, Store, UnitOfWork, register_opener
 
 DEFAULT_DATABASE = "beslut.db"
 

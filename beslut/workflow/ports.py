@@ -214,7 +214,11 @@ class TimerWrites(Protocol):
 
     @abstractmethod
     def add_deadline(self, deadline: Deadline) -> None:
-        """Insert one pending timer (the next occurrence of a series); a duplicate is ignored."""
+        """Insert one pending timer (the next occurrence of a series).
+
+        Nothing refuses a repeat (no unique key on a timer's identity): the caller adds a series' next
+        occurrence once, in the transaction that fires the previous one while holding it.
+        """
 
     @abstractmethod
     def later_ladder_rows(self, recommendation: str, party: str, *, after: datetime, until: datetime) -> int:

@@ -238,3 +238,11 @@ def test_workflow_uses_the_ports_not_a_database(path: Path) -> None:
     """The application layer talks to its ports, never to a database library."""
     for imported in imports_of(path):
         assert not imported.module.startswith(DATABASE_LIBRARIES), f"{path.name} imports {imported.module}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "persistence").rglob("*.py")), ids=lambda p: p.name)
+def test_adapters_know_only_the_ports_of_the_application_layer(path: Path) -> None:
+    """Persistence implements workflow's ports; it imports nothing else of workflow (not the engine)."""
+    for imported in imports_of(path):
+        if part_of(imported.module) == "workflow":
+            assert imported.module == "beslut.workflow.ports", f"{path.name} imports {imported.module}"

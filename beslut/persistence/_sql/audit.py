@@ -5,12 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import (
-    bindparam,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import bindparam, func, insert, select
 
 from beslut.persistence import _tables as t
 from beslut.persistence._sql.base import SqlPart, SqlWritePart, _unstorable

@@ -6,10 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Connection,
-    text,
-)
+from sqlalchemy import Connection, text
 from sqlalchemy.sql.dml import UpdateBase
 
 from beslut.states.case import Case

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import (
-    delete,
-    insert,
-    select,
-)
+from sqlalchemy import delete, insert, select
 
 from beslut.persistence import _tables as t
 from beslut.persistence._sql.base import SqlPart, SqlWritePart

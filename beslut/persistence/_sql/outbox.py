@@ -7,14 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    bindparam,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from beslut.persistence import _tables as t
 from beslut.persistence._sql.base import SqlPart, SqlWritePart

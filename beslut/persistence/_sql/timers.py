@@ -6,15 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    bindparam,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy import case as sql_case
 
 from beslut.persistence import _tables as t

@@ -9,6 +9,7 @@ fails if some method of some port has no such test. So a method added to a port 
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +20,9 @@ import pytest
 from beslut.clock import STOCKHOLM
 from beslut.errors import ConcurrencyConflict, Duplicate
 from beslut.persistence import Store, audit_rows, open_store
-from beslut.persistence._sql import SqlReader, SqlUnitOfWork
+from beslut.persistence._sql import SqlReader, SqlStore, SqlUnitOfWork
+from beslut.persistence.postgres import PostgresStore
+from beslut.persistence.sqlite import SQLiteStore
 from beslut.states import case as domain
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event
@@ -31,17 +34,32 @@ from tests.conftest import KEY, PARTIES, spec_2022
 
 NOW = datetime(2022, 6, 3, 9, 0, tzinfo=STOCKHOLM)
 ALL_METHODS = [name for ports in PORTS.values() for port in ports for name in port_methods(port)]
+STORE_METHODS = port_methods(Store)
 
 
 @pytest.fixture(autouse=True)
 def exercised(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[set[str]]:
-    """The port methods this test called; after it, the one its name gives must be among them."""
+    """The port methods the test's body called; after it, the one its name gives must be among them.
+
+    Only calls from the test function itself (directly or through what it calls) count, not the fixtures'
+    (the ``store`` fixture creates the schema and closes the store for every test).
+    """
     called: set[str] = set()
+    body = request.function.__code__
+
+    def from_the_body() -> bool:
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code is body:
+                return True
+            frame = frame.f_back
+        return False
 
     def recording(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
         def record(self: object, *args: Any, **kwargs: Any) -> Any:
-            called.add(name)
+            if from_the_body():
+                called.add(name)
             return method(self, *args, **kwargs)
 
         return record
@@ -49,6 +67,10 @@ def exercised(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -
     for name in ALL_METHODS:
         owner = SqlReader if hasattr(SqlReader, name) else SqlUnitOfWork
         monkeypatch.setattr(owner, name, recording(name, getattr(owner, name)))
+    for name in STORE_METHODS:
+        for store_class in (SqlStore, SQLiteStore, PostgresStore):
+            if name in vars(store_class):
+                monkeypatch.setattr(store_class, name, recording(name, vars(store_class)[name]))
     yield called
     method = _method_of(request.node.originalname)
     if method is not None:
@@ -743,8 +765,10 @@ class TestHeartbeats:
             assert ["d2", "d3", "d1"] == [beat.daemon_id for beat in reader.heartbeats()]
 
 
-class TestSchema:
-    def test_create_schema_is_idempotent(self, store_url: str) -> None:
+class TestStore:
+    port = "store"
+
+    def test_create_schema__is_idempotent(self, store_url: str) -> None:
         """Creating the schema twice creates it once and changes nothing the second time."""
         store = open_store(store_url)
         try:
@@ -752,22 +776,90 @@ class TestSchema:
             before = store.dump()
             assert not store.create_schema()
             assert before == store.dump()
+        finally:
+            store.close()
+
+    def test_is_initialised__once_the_schema_exists(self, store_url: str) -> None:
+        """False on an empty database, True once the schema is created."""
+        store = open_store(store_url)
+        try:
+            assert not store.is_initialised()
+            store.create_schema()
             assert store.is_initialised()
         finally:
             store.close()
 
+    def test_unit_of_work__commits_or_rolls_back_whole(self, store: Store) -> None:
+        """A block that ends normally commits everything; one that raises leaves the database as it was."""
+        before = store.dump()
+
+        def add_then_fail() -> None:
+            with store.unit_of_work() as uow:
+                uow.add_case(_case(), now=NOW)
+                uow.append_events([_event()], recorded_at=NOW)
+                raise RuntimeError("stop")
+
+        with pytest.raises(RuntimeError):
+            add_then_fail()
+        assert before == store.dump()
+        with store.unit_of_work() as uow:
+            uow.add_case(_case(), now=NOW)
+            uow.append_events([_event()], recorded_at=NOW)
+        assert before != store.dump()
+
+    def test_reader__a_snapshot_that_writes_nothing(self, store: Store) -> None:
+        """A reader sees what was committed and leaves the database as it was."""
+        _added(store)
+        before = store.dump()
+        with store.reader() as reader:
+            assert [KEY] == [case.key for case in reader.list_cases()]
+        assert before == store.dump()
+
+    def test_readiness_problem__none_when_ready(self, store_url: str) -> None:
+        """A database without the schema has a problem to report; with it, there is none."""
+        store = open_store(store_url)
+        try:
+            assert store.readiness_problem() is not None  # no file (SQLite) or no schema (PostgreSQL)
+            store.create_schema()
+            assert store.readiness_problem() is None
+        finally:
+            store.close()
+
+    def test_dump__every_table_in_order(self, store: Store) -> None:
+        """Every table by name, its rows in key order: equal dumps for equal data, different after a write."""
+        empty = store.dump()
+        assert {"recommendation", "party_decision", "audit_event", "deadline", "outbox"} <= {name for name, _ in empty}
+        _added(store)
+        dumped = dict(store.dump())
+        assert len(PARTIES) == len(dumped["party_decision"])
+        assert dumped == dict(store.dump())
+
+    def test_close__releases_the_connections(self, store_url: str) -> None:
+        """A closed store can be closed again; a store opened anew on the same database sees its data."""
+        store = open_store(store_url)
+        store.create_schema()
+        _added(store)
+        store.close()
+        store.close()
+        again = open_store(store_url)
+        try:
+            with again.reader() as reader:
+                assert reader.load_case(KEY) is not None
+        finally:
+            again.close()
+
 
 CONTRACT_CLASSES: dict[str, type] = {
-    cls.port: cls for cls in (TestCases, TestAuditLog, TestTimers, TestOutbox, TestDirectory, TestHeartbeats)
+    cls.port: cls for cls in (TestCases, TestAuditLog, TestTimers, TestOutbox, TestDirectory, TestHeartbeats, TestStore)
 }
 
 
 def test_every_port_method_is_exercised() -> None:
-    """Each concern has its class, and each method of its ports a ``test_<method>__…`` in that class."""
+    """Each concern (and the Store) has its class, and each method of its ports a ``test_<method>__…`` there."""
     by_port = CONTRACT_CLASSES
-    assert set(PORTS) == set(by_port)
+    assert {*PORTS, "store"} == set(by_port)
     missing = []
-    for concern, ports in PORTS.items():
+    for concern, ports in [*PORTS.items(), ("store", (Store,))]:
         tests = {_method_of(name) for name in vars(by_port[concern]) if name.startswith("test_")}
         missing += [f"{port.__name__}.{name}" for port in ports for name in port_methods(port) if name not in tests]
     assert [] == missing

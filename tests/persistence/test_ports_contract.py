@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def exercised(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -
     body = request.function.__code__
 
     def from_the_body() -> bool:
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         while frame is not None:
             if frame.f_code is body:
                 return True

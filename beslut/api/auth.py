@@ -35,7 +35,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from beslut.api import tokens
 from beslut.api.problems import FORBIDDEN, UNAUTHORIZED, ApiProblem
 from beslut.persistence import Store
-from beslut.persistence.abc import ApiToken, Reader
+from beslut.workflow.ports import ApiToken, Reader
 
 COOKIE_NAME = "beslut_token"
 

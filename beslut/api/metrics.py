@@ -6,7 +6,7 @@ Two kinds of figures, kept apart on purpose:
   result, refusals by reason, request latency. They reset when the process restarts,
   which Prometheus' ``rate()`` and ``increase()`` handle.
 - **What the database holds** (gauges read at scrape time by :class:`StoreCollector`
-  through the store's :class:`~beslut.persistence.abc.Reader`): outbox messages by
+  through the store's :class:`~beslut.workflow.ports.Reader`): outbox messages by
   status, the oldest queued message, the scheduler daemons' heartbeats, tick duration
   and lag, the oldest due timer, the audit head, recommendations by state, overdue
   parties. They are the same whichever API process is scraped, and they cover what
@@ -210,7 +210,7 @@ class StoreCollector(Collector):
 
 
 class _Unavailable(BeslutError):
-    """The store says it cannot serve (see :meth:`~beslut.persistence.abc.Store.readiness_problem`)."""
+    """The store says it cannot serve (see :meth:`~beslut.workflow.ports.Store.readiness_problem`)."""
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -21,7 +21,7 @@ from typing import Final
 
 from beslut.errors import InvalidInput, NotFound, RuleViolation
 from beslut.persistence import Store
-from beslut.persistence.abc import ApiToken, Reader
+from beslut.workflow.ports import ApiToken, Reader
 
 ROLES: Final = ("clerk", "coordinator", "auditor", "admin")
 TOKEN_BYTES: Final = 32

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from beslut.persistence.abc import ApiToken
 from beslut.workflow.documents import (
     audit_record_json,
     contact_json,
@@ -16,6 +15,7 @@ from beslut.workflow.documents import (
     heartbeat_json,
     outbox_json,
 )
+from beslut.workflow.ports import ApiToken
 
 __all__ = ["audit_record_json", "contact_json", "deadline_json", "heartbeat_json", "outbox_json", "token_json"]
 

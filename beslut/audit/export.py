@@ -37,7 +37,6 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from beslut import __name__ as _package
 from beslut.audit import checkpoint as cp
 from beslut.audit.erms import compare, erms_document
 from beslut.audit.merkle import inclusion_ranges, leaf_hash, verify_inclusion
@@ -58,6 +57,7 @@ PREMIS_NS: Final = "http://www.loc.gov/premis/v3"
 SIP_PROFILE: Final = "https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"
 CONTENT_TYPE: Final = "beslut audit events (JSON Lines) with a case report"
 PROOFS_FORMAT: Final = "beslut-inclusion-proofs/1"
+_package: Final = __name__.partition(".")[0]  # "beslut", without importing the public facade
 SOFTWARE_VERSION: Final = "0.1.0"
 SOFTWARE: Final = f"{_package} {SOFTWARE_VERSION}"
 MAX_EVENTS_LINE: Final = 10_000_000

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from beslut.errors import InvalidInput
-from beslut.persistence.abc import Reader, Store, UnitOfWork
+from beslut.workflow.ports import Reader, Store, UnitOfWork, register_opener
 
 DEFAULT_DATABASE = "beslut.db"
 
@@ -38,6 +38,8 @@ def open_store(target: str | Path | None = None, *, read_only: bool = False) -> 
 
     return SQLiteStore(target, read_only=read_only)
 
+
+register_opener(open_store)  # the application layer opens stores by URL through this (Engine.open)
 
 AUDIT_COLUMNS = ("seq", "stream", "stream_seq", "recorded_at", "valid_on", "kind", "payload", "prev_hash", "hash")
 

@@ -133,7 +133,7 @@ def deadline_changes(before: Case, after: Case) -> dict[str | None, list[Deadlin
     parties whose row changed are computed while the case-wide fields a party's timers
     read (state, spec) stay the same, so a batch of 10,000 decisions computes each
     party's timers twice instead of every party's once per case twice; the store then
-    syncs only those parties' rows (:meth:`~beslut.persistence.abc.UnitOfWork.sync_party_deadlines`),
+    syncs only those parties' rows (:meth:`~beslut.workflow.ports.UnitOfWork.sync_party_deadlines`),
     which is exactly what syncing the whole case does when the other parties' rows
     already match (they do: every command syncs after it changes a case).
     """

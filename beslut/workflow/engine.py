@@ -22,7 +22,6 @@ from typing import Any
 from beslut import failpoints
 from beslut.clock import CLOCK_TOLERANCE, STOCKHOLM, Clock, SystemClock, later, today
 from beslut.errors import BeslutError, ConcurrencyConflict, Duplicate, InvalidInput, NotFound
-from beslut.persistence import Store, UnitOfWork, open_store
 from beslut.states import case as domain
 from beslut.states import commands
 from beslut.states.actors import actor_id
@@ -38,6 +37,7 @@ from beslut.states.reminders import plan_reminder
 from beslut.states.spec import RecommendationSpec, parse_spec_text
 from beslut.workflow.batch import BatchResult, PartyStep, check_steps, name_item, naming_item, step_events
 from beslut.workflow.gc_pause import collector_paused
+from beslut.workflow.ports import Store, UnitOfWork, open_store
 
 TICK_BATCH = 100
 TIMER_LEASE = timedelta(minutes=5)
@@ -98,7 +98,7 @@ class Engine:
 
     @classmethod
     def open(cls, target: str | Path | None = None, **options: Any) -> Engine:
-        """Open an engine on a file path or database URL (see :func:`beslut.persistence.open_store`)."""
+        """Open an engine on a file path or database URL (:func:`beslut.persistence.open_store`, through the ports)."""
         if "actor" in options:  # refused before the store is opened: an SQLite file must not appear
             actor_id(options["actor"])
         store = open_store(target)

@@ -6,7 +6,7 @@ Revises: 0003
 Found by bench/bench_scale.py (10,000 recommendations x 300 parties on PostgreSQL):
 
 - ``party_decision (state, deadline)``: the dashboard-style read
-  :meth:`beslut.persistence.abc.Reader.overdue_parties` asks for the undecided parties
+  :meth:`beslut.workflow.ports.Reader.overdue_parties` asks for the undecided parties
   (three states) whose reply date has passed. Without the index both databases read every
   party row (3 million) to return a few thousand; with it, three short index ranges.
 - ``deadline (status, due_at, id)`` replaces ``deadline (status, due_at)``: the tick

@@ -78,7 +78,8 @@ def close_engines() -> None:
         _OPENED.pop().close()
 
 
-def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = True) -> Engine:
+def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = True, pause_gc: bool = False) -> Engine:
+    """The engine on *db*, closed when the command ends; *pause_gc* for a command that runs in its own process."""
     actor = actor_id("cli" if actor is None else actor, source="--actor")  # before anything is opened or created
     target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
     if must_exist and "://" not in target and not Path(target).is_file():
@@ -94,7 +95,7 @@ def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = 
         except BaseException:
             store.close()
             raise
-    engine = Engine(store, actor=actor)
+    engine = Engine(store, actor=actor, pause_gc=pause_gc)
     _OPENED.append(engine)
     return engine
 

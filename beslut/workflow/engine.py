@@ -35,7 +35,7 @@ from beslut.states.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRec
 from beslut.states.reminders import plan_reminder
 from beslut.states.spec import RecommendationSpec, parse_spec_text
 from beslut.workflow.batch import BatchResult, PartyStep, check_steps, name_item, naming_item, step_events
-from beslut.workflow.gc_pause import collector_paused
+from beslut.workflow._gc_pause import collector_paused
 
 TICK_BATCH = 100
 TIMER_LEASE = timedelta(minutes=5)
@@ -76,6 +76,8 @@ class Engine:
         calendar: the business calendar for rolling dates.
         actor: the id recorded in audit events as who acted; ids only, never names
             (:func:`beslut.states.actors.actor_id`: 1-64 letters, digits and ``. _ : -``).
+        pause_gc: switch the process's cyclic garbage collector off while :meth:`batch` runs
+            (:mod:`beslut.workflow._gc_pause`); only for a process of its own, such as ``beslut party import``.
 
     Raises:
         InvalidInput: *actor* is not an id (a name, an e-mail address, empty, too long).
@@ -88,8 +90,10 @@ class Engine:
         clock: Clock | None = None,
         calendar: BusinessCalendar | None = None,
         actor: str = "api",
+        pause_gc: bool = False,
     ) -> None:
         self.actor = actor_id(actor)  # first: a refused actor leaves nothing half made
+        self.pause_gc = pause_gc
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.calendar = calendar or BusinessCalendar()
@@ -229,7 +233,9 @@ class Engine:
         A refusal names the item (index, action, key, party), keeps its class (exit
         code) and writes nothing. The same (action, key, party) twice is refused.
         """
-        with collector_paused():  # the whole batch allocates, nothing of it is garbage (beslut.workflow.gc_pause)
+        if not self.pause_gc:  # the collector is the host's: left alone unless the caller asked
+            return self._batch(steps)
+        with collector_paused():
             return self._batch(steps)
 
     def _batch(self, steps: Sequence[PartyStep]) -> BatchResult:

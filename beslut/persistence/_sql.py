@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import operator
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
@@ -1067,10 +1069,15 @@ def _outbox_record(row: Any) -> OutboxRecord:
     )
 
 
-# (statement id, dialect, column keys) -> (SQL text, bind names in order, their bind processors, positional?)
-_DRIVER_PLANS: dict[
-    tuple[int, str, tuple[str, ...]], tuple[str, list[str], list[Any], list[bool], list[bool], bool]
-] = {}
+_DriverPlan = tuple[str, list[str], list[Any], list[bool], list[bool], bool]
+MAX_DRIVER_PLANS = 128
+"""Compiled plans kept by :func:`driver_executemany` (least recently used first out): a few statements times
+their column sets, so the bound is never reached in practice, and memory stays flat if it is."""
+
+# (statement id, dialect, column keys) -> (the statement, (SQL text, bind names in order, their bind processors,
+# None skipped?, remembering?, positional?)). The statement is held so its id cannot be reused while cached.
+_DRIVER_PLANS: OrderedDict[tuple[int, str, tuple[str, ...]], tuple[UpdateBase, _DriverPlan]] = OrderedDict()
+_DRIVER_PLANS_LOCK = threading.Lock()
 
 
 def _python_type(column_type: Any) -> type | None:
@@ -1115,7 +1122,11 @@ def driver_executemany(connection: Connection, statement: UpdateBase, rows: list
     dialect = connection.dialect
     keys = tuple(rows[0])
     plan_key = (id(statement), dialect.name, keys)
-    plan = _DRIVER_PLANS.get(plan_key)
+    with _DRIVER_PLANS_LOCK:
+        cached = _DRIVER_PLANS.get(plan_key)
+        if cached is not None:
+            _DRIVER_PLANS.move_to_end(plan_key)
+    plan = cached[1] if cached is not None and cached[0] is statement else None
     if plan is None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
@@ -1133,7 +1144,10 @@ def driver_executemany(connection: Connection, statement: UpdateBase, rows: list
             for n, p in zip(names, processors, strict=True)
         ]
         plan = (compiled.string, names, processors, skips_none, remembers, bool(compiled.positional))
-        _DRIVER_PLANS[plan_key] = plan
+        with _DRIVER_PLANS_LOCK:
+            _DRIVER_PLANS[plan_key] = (statement, plan)
+            while len(_DRIVER_PLANS) > MAX_DRIVER_PLANS:
+                _DRIVER_PLANS.popitem(last=False)
     sql, names, processors, skips_none, remembers, positional = plan
     steps = [
         (n, _remembering(p) if remember and p is not None else p, skip)

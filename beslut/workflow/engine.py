@@ -34,8 +34,8 @@ from beslut.states.escalations import recount_escalations
 from beslut.states.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
 from beslut.states.reminders import plan_reminder
 from beslut.states.spec import RecommendationSpec, parse_spec_text
-from beslut.workflow.batch import BatchResult, PartyStep, check_steps, name_item, naming_item, step_events
 from beslut.workflow._gc_pause import collector_paused
+from beslut.workflow.batch import BatchResult, PartyStep, check_steps, name_item, naming_item, step_events
 
 TICK_BATCH = 100
 TIMER_LEASE = timedelta(minutes=5)

@@ -93,10 +93,10 @@ class _GcWatchingClock(FixedClock):
         return super().now()
 
 
-def _batch_seeing_gc(store: Store, *, host_enabled: bool, **options: bool) -> tuple[list[bool], bool]:
+def _batch_seeing_gc(store: Store, *, host_enabled: bool, pause_gc: bool = False) -> tuple[list[bool], bool]:
     """Run one accepted batch with the host's collector on or off; what the batch saw, and what is left after."""
     clock = _GcWatchingClock()
-    engine = Engine(store, clock=clock, actor="test", **options)
+    engine = Engine(store, clock=clock, actor="test", pause_gc=pause_gc)
     engine.propose(spec_2022(), on=date(2022, 6, 3))
     engine.recommend(KEY, on=date(2022, 6, 3))
     (gc.enable if host_enabled else gc.disable)()

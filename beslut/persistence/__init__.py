@@ -10,10 +10,28 @@ import json
 import os
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beslut.errors import InvalidInput
-from beslut.persistence.abc import Reader, Store, UnitOfWork
+
+if TYPE_CHECKING:
+    from beslut.persistence.abc import Reader, Store, UnitOfWork
+
+
+def __getattr__(name: str) -> Any:
+    """The port's classes (:mod:`beslut.persistence.abc`), imported on first use.
+
+    Why: the CLI reads :data:`DEFAULT_DATABASE` for its help texts, and a command's start should not pay
+    for the domain model the port's signatures name until it opens a store.
+    """
+    if name in ("Reader", "Store", "UnitOfWork"):
+        from beslut.persistence import abc  # noqa: PLC0415
+
+        value = getattr(abc, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'beslut.persistence' has no attribute {name!r}")
+
 
 DEFAULT_DATABASE = "beslut.db"
 

@@ -15,7 +15,7 @@ takes the raw secret (:data:`TokenSecret`: no database, no thread) and checks it
 :func:`authorise` in the same read transaction that loads the case, on one thread hop.
 No cache of tokens: a revocation (``beslut token revoke``, possibly from another
 process) then takes effect for the very next request, and the indexed lookup inside an
-already open transaction costs about 0.1 ms.
+already open transaction is cheap.
 
 Roles (docs/api.md has the table): ``admin`` may do everything; ``coordinator`` runs a
 recommendation (propose, recommend, withdraw, consolidate) and keeps the contacts;

@@ -30,7 +30,7 @@ from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
 from beslut.persistence import DEFAULT_DATABASE, open_store
 from beslut.workflow.documents import audit_record_json
 
-if TYPE_CHECKING:  # the audit modules are imported by the commands that use them: every `beslut` starts faster
+if TYPE_CHECKING:  # the audit modules are imported by the commands that use them, not by every `beslut`
     from beslut.audit import checkpoint as checkpoints
     from beslut.audit import service
     from beslut.persistence import Store
@@ -95,8 +95,7 @@ def audit_verify(
 ) -> None:
     """Verify the log: hash chain, gap-free seq and stream_seq, legal transitions, and a checkpoint if given.
 
-    Exit 0 when everything holds; 4 naming the first bad seq and what is wrong. From 50,000 events on two
-    cores a helper process verifies half of the recommendations (the same report either way).
+    Exit 0 when everything holds; 4 naming the first bad seq and what is wrong.
     """
     from beslut.audit import checkpoint as checkpoints  # noqa: PLC0415
     from beslut.audit import keys, service  # noqa: PLC0415
@@ -292,10 +291,7 @@ def audit_replay(
     db: Db = None,
     json_output: Json = False,
 ) -> None:
-    """Rebuild every recommendation from the audit log alone, through the same machines, and print it.
-
-    From 50,000 events on two cores (no as-of time, no --check) a helper process replays half of them.
-    """
+    """Rebuild every recommendation from the audit log alone, through the same machines, and print it."""
     from beslut.audit import service  # noqa: PLC0415
     from beslut.audit.replay import parse_as_of  # noqa: PLC0415
 

@@ -75,8 +75,8 @@ _new_object = object.__new__
 def _party_decision(row: Sequence[Any]) -> PartyDecision:
     """``PartyDecision(**columns)`` for a stored row, without the frozen dataclass's ``__init__``.
 
-    Why: that ``__init__`` sets each of the 24 fields through ``object.__setattr__``; loading a 300-party
-    case built 300 of them, most of a reminder's CPU in a national-scale tick (docs/performance.md).
+    Why: that ``__init__`` sets each field through ``object.__setattr__``; loading a case with hundreds of
+    parties builds one per party, which was most of a reminder's CPU in a large tick (docs/performance.md).
     Valid because PartyDecision has no ``__post_init__`` and no slots and every field is a column
     (tests/persistence/test_party_rows.py keeps that true).
     """
@@ -1108,7 +1108,7 @@ def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def driver_executemany(connection: Connection, statement: UpdateBase, rows: list[dict[str, Any]]) -> None:
     """Run *statement* once per row through the DBAPI cursor's ``executemany``, in the connection's transaction.
 
-    Why: a batch of 10,000 decisions writes 10,000 party rows and 10,000 audit rows, and
+    Why: a batch writes a party row and an audit row per decision, and
     SQLAlchemy's per-row parameter building (``construct_params`` and the processors it
     looks up per row) cost more than the database's own work (bench/bench_batch.py). Here
     the statement is compiled once per dialect and its column set, the bind processors
@@ -1133,7 +1133,7 @@ def driver_executemany(connection: Connection, statement: UpdateBase, rows: list
         names = list(compiled.positiontup or ()) if compiled.positional else list(by_name)
         processors = [by_name[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
         # A processor that writes None as NULL need not be called for None: most of a party row's dates
-        # are None (12 date columns, ~120,000 processor calls in a 10,000-decision batch). Checked per
+        # are None (a processor call per date column and row, for nothing). Checked per
         # type, not assumed: a type writing None otherwise (JSON's "null") is always called.
         skips_none = [p is None or p(None) is None for p in processors]
         # A date or instant column's processor may remember its answers for one call: a batch's rows

@@ -253,7 +253,7 @@ class Engine:
             current = dict(before)
             events: list[Event] = []
             index = 0
-            try:  # one handler for the whole loop, not a context manager per step (~7 % of a batch)
+            try:  # one handler for the whole loop, not a context manager per step (cheaper per step)
                 for index, step in enumerate(steps):  # noqa: B007 - the handler below names steps[index]
                     case = current[step.key]
                     if step.expected_version is not None and step.expected_version != case.version:
@@ -436,9 +436,8 @@ class Engine:
     def iter_cases(self, *, page_size: int = 200) -> Iterator[Case]:
         """Every recommendation, oldest proposal first, *page_size* at a time from one read snapshot.
 
-        Why: :meth:`cases` holds them all (a 300-party case is ~2 MiB as a status document), so
-        `status` of every recommendation grew without bound with the database (7.4 GiB at a million
-        party cases, docs/performance.md "National scale"). This reads keyset pages inside ONE read
+        Why: :meth:`cases` holds them all, so `status` of every recommendation grew without bound
+        with the database (docs/performance.md "National scale"). This reads keyset pages inside ONE read
         transaction, so the whole answer is one consistent snapshot while memory stays at a page.
         """
         if page_size < 1:
@@ -529,7 +528,7 @@ class Engine:
         for before, after in changed:
             # Only the parties whose timers changed (the rows already match the case's deadlines before the
             # change), as the batch does: syncing the whole case read every timer row of the recommendation
-            # (~1,700 at 300 parties) and derived every party's timers twice, per command and per fired timer.
+            # and derived every party's timers twice, per command and per fired timer.
             changes = deadline_changes(before, after)
             if changes:
                 uow.sync_party_deadlines(after.key, changes, now=now)

@@ -91,8 +91,9 @@ def test_bench_startup_runs_the_processes_and_prints_the_ratios(
 
     assert startup_main(["--smoke", "--db-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for name in ("baseline", "help", "status"):
-        assert re.search(rf"^{name} +\d+ +\d+  ", out, re.MULTILINE), out
+    for name in ("baseline", "typer-run", "help", "status"):
+        assert re.search(rf"^{name} +\d+ +\d+ +\d+  ", out, re.MULTILINE), out
+    assert re.search(r"^ratio status/typer-run: \d+\.\d+x; by CPU time \d+\.\d+x$", out, re.MULTILINE), out
     for name in ("help", "status"):
-        assert re.search(rf"^ratio {name}/baseline: \d+\.\d+x \(aim <= 1\.5x\)$", out, re.MULTILINE), out
+        assert re.search(rf"^ratio {name}/baseline: \d+\.\d+x \(aim <= 1\.5x\); by CPU time \d+\.\d+x$", out, re.M), out
     assert list(tmp_path.iterdir()) == []  # the demo database is removed

@@ -10,7 +10,7 @@ no route can be reached without a valid, unrevoked token.
 Why two ways: :func:`current_principal` is a synchronous dependency, so FastAPI runs
 it on a thread of the pool, and the route (synchronous too) on another: two hand-offs
 and two read transactions per request. For ``GET /recommendations/{key}`` that was
-most of the price of the HTTP layer (docs/performance.md, "HTTP API"). There the route
+most of the price of the HTTP layer (docs/performance.md, bench_api). There the route
 takes the raw secret (:data:`TokenSecret`: no database, no thread) and checks it with
 :func:`authorise` in the same read transaction that loads the case, on one thread hop.
 No cache of tokens: a revocation (``beslut token revoke``, possibly from another

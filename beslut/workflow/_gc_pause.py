@@ -2,7 +2,7 @@
 
 Why: a large batch allocates many small objects (events, payload dicts, party rows, statement
 parameters) that all stay alive until the transaction ends, and the collector keeps scanning them
-although none is garbage (docs/performance.md, "Batch"). Reference counting still frees everything
+although none is garbage (docs/performance.md, bench_batch). Reference counting still frees everything
 that is not in a cycle, so pausing the cycle collector for a batch costs at most the cyclic garbage
 made meanwhile, collected as usual once it is switched back on.
 

@@ -437,7 +437,7 @@ class Engine:
         """Every recommendation, oldest proposal first, *page_size* at a time from one read snapshot.
 
         Why: :meth:`cases` holds them all, so `status` of every recommendation grew without bound
-        with the database (docs/performance.md "National scale"). This reads keyset pages inside ONE read
+        with the database (docs/performance.md, bench_scale). This reads keyset pages inside ONE read
         transaction, so the whole answer is one consistent snapshot while memory stays at a page.
         """
         if page_size < 1:
@@ -510,7 +510,7 @@ class Engine:
         order): whatever runs after it runs one writer at a time. Syncing the deadlines after the
         append kept a SELECT, sometimes an UPDATE or INSERT, and the deadline arithmetic inside that
         lock, and with several writers the lock was what bounded throughput (bench/bench_writers.py,
-        docs/performance.md "Concurrent writers").
+        docs/performance.md, bench_writers).
         """
         new_case = case
         for event in events:

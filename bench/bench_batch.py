@@ -124,7 +124,7 @@ def engine_run(
     label: str = "engine batch",
 ) -> Run:
     """Load the recommendations untimed, then time the decide batches through Engine.batch (SQLite file or URL)."""
-    with Engine(open_store(str(path)), clock=FixedClock(CLOCK_AT), actor="bench") as engine:
+    with Engine(open_store(str(path)), clock=FixedClock(CLOCK_AT), actor="bench", pause_gc=True) as engine:
         engine.init()
         for r in range(args.recommendations):
             key = f"bench-{r:05d}"

@@ -46,7 +46,7 @@ fired up to 100 each), its wall time, timers handled and outbox rows written.
 final tick, the next week's reminders once a week's are fired) under ``LABEL-<cases>``, e.g. after a code change.
 
 No timing is asserted anywhere; results also go to ``OUT/results.jsonl``, one JSON object per measurement.
-docs/performance.md ("National scale on PostgreSQL") has the figures.
+docs/performance.md has the figures.
 """
 
 from __future__ import annotations

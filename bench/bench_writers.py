@@ -45,7 +45,7 @@ every engine writer and prints where their time went (wall time, so lock waits s
 Each writer first runs ``--warmup`` untimed commands of its own: the first writes of a process
 import and cache a great deal, and untimed they would slow whichever run a process does first.
 
-No timing is asserted anywhere; docs/performance.md ("Concurrent writers") has the figures.
+No timing is asserted anywhere; docs/performance.md has the figures.
 """
 
 from __future__ import annotations

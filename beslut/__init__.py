@@ -18,6 +18,8 @@ examples/embed.py is a runnable example.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from beslut.clock import Clock, FixedClock, SystemClock
 from beslut.errors import (
     AuditVerificationFailed,
@@ -33,11 +35,42 @@ from beslut.errors import (
     StoreError,
     TransitionNotAllowed,
 )
+
+# Eager, and light (the port and the opener, no adapter): importing it registers the store opener through
+# which Engine.open opens a path or URL (beslut.workflow.ports.register_opener).
 from beslut.persistence import Store, open_store
-from beslut.states.case import Case, PartyDecision
-from beslut.states.spec import RecommendationSpec, parse_spec_text
-from beslut.states.views import case_status
-from beslut.workflow import CommandResult, Engine, Fired
+
+if TYPE_CHECKING:
+    from beslut.states.case import Case, PartyDecision
+    from beslut.states.spec import RecommendationSpec, parse_spec_text
+    from beslut.states.views import case_status
+    from beslut.workflow import CommandResult, Engine, Fired
+
+# The engine and its store load on first use: `import beslut.cli` (every command, `--help` too) imports this
+# package, and most commands need only a part of it.
+_LAZY = {
+    "Case": "beslut.states.case",
+    "PartyDecision": "beslut.states.case",
+    "RecommendationSpec": "beslut.states.spec",
+    "parse_spec_text": "beslut.states.spec",
+    "case_status": "beslut.states.views",
+    "CommandResult": "beslut.workflow",
+    "Engine": "beslut.workflow",
+    "Fired": "beslut.workflow",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``beslut.Engine`` and the other names of :data:`_LAZY`, imported from their module when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'beslut' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AuditVerificationFailed",

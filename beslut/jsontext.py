@@ -1,9 +1,9 @@
 """Indented JSON text for the read models, written by orjson, byte for byte what ``json`` writes.
 
 Why: ``json.dumps(..., indent=2)`` cannot use the standard library's C encoder (it does only compact
-output), so the pure-Python encoder wrote a 300-party status document in ~5 ms, more than reading the
-case from the database (bench/bench_scale.py), and ``beslut status --json`` of a national database spent
-most of its time there. orjson writes the same text about ten times faster.
+output), so the pure-Python encoder took longer to write a large status document than reading the case
+from the database, and ``beslut status --json`` of a large database spent most of its time there
+(docs/performance.md). orjson writes the same text in a fraction of that time.
 
 "The same text" holds for what the read models in :mod:`beslut.states.views` contain: ``str``, ``int``,
 ``bool``, ``None``, lists and dicts with string keys (tests/test_jsontext.py checks it over generated

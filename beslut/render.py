@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # rich loads when a table is printed, not with every command that could print one
+    from rich.console import Console
+    from rich.table import Table
 
-from beslut.states.audit_chain import AuditRecord
+    from beslut.states.audit_chain import AuditRecord
 
 _STATE_STYLE = {
     "pending": "dim",
@@ -54,7 +55,16 @@ _EVENT_TEXT = {
 
 def console() -> Console:
     """A console that does not wrap lines when output is piped."""
+    from rich.console import Console  # noqa: PLC0415
+
     return Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def table_of(*columns: str, **options: Any) -> Table:
+    """A rich table with these columns (rich is imported here, on first use)."""
+    from rich.table import Table  # noqa: PLC0415
+
+    return Table(*columns, **options)
 
 
 def print_statuses(statuses: Iterable[dict[str, Any]], *, detailed: bool) -> None:
@@ -65,7 +75,9 @@ def print_statuses(statuses: Iterable[dict[str, Any]], *, detailed: bool) -> Non
     """
     out = console()
     if not detailed:
-        table = Table("key", "state", "outcome", "reply by", "decided", "overdue", "version", title="Recommendations")
+        table = table_of(
+            "key", "state", "outcome", "reply by", "decided", "overdue", "version", title="Recommendations"
+        )
         for s in statuses:
             decided = sum(1 for p in s["parties"] if p["decided_on"] is not None)
             overdue = sum(1 for p in s["parties"] if p["overdue"])
@@ -106,7 +118,7 @@ def print_status(s: dict[str, Any], out: Console | None = None) -> None:
     if s.get("waiting_for_final"):
         header += f"\nwaiting for laga kraft: {', '.join(s['waiting_for_final'])}"
     out.print(header)
-    table = Table("party", "name", "state", "outcome", "body §", "decided", "deadline", "overdue", "amount (SEK)")
+    table = table_of("party", "name", "state", "outcome", "body §", "decided", "deadline", "overdue", "amount (SEK)")
     for p in s["parties"]:
         body = f"{p['deciding_body']} {p['paragraph']}" if p["paragraph"] else ""
         table.add_row(
@@ -138,7 +150,7 @@ def _decided(party: dict[str, Any]) -> str:
 def print_log(records: Iterable[AuditRecord]) -> None:
     """Print the audit log as a table: seq, legal date, recorded time, stream, what."""
     out = console()
-    table = Table("seq", "valid on", "recorded at", "recommendation", "event", "details", "hash")
+    table = table_of("seq", "valid on", "recorded at", "recommendation", "event", "details", "hash")
     for r in records:
         payload = json.loads(r.payload)
         table.add_row(str(r.seq), r.valid_on, r.recorded_at[:19], r.stream, r.kind, describe(payload), r.hash[:12])
@@ -183,7 +195,7 @@ def print_rows(rows: Sequence[dict[str, Any]], *, title: str, empty: str) -> Non
     if not rows:
         out.print(empty)
         return
-    table = Table(*rows[0].keys(), title=title)
+    table = table_of(*rows[0].keys(), title=title)
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row.values()))
     out.print(table)

@@ -81,3 +81,19 @@ def test_bench_writers_runs_both_modes_with_two_writer_processes(
             assert re.search(rf"^sqlite +{mode} +{writers} +\d+\.\d +\d+\.\d +\d+\.\d+x ", out, re.MULTILINE), out
         assert re.search(rf"^sqlite +{mode} +N=2: wait +\d+\.\d+ +hold +\d+\.\d+ ", out, re.MULTILINE), out
     assert list(tmp_path.iterdir()) == []  # every run's database is removed
+
+
+def test_bench_startup_runs_the_processes_and_prints_the_ratios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/bench_startup.py --smoke builds a demo database, times the real processes and cleans up."""
+    from bench.bench_startup import main as startup_main  # noqa: PLC0415
+
+    assert startup_main(["--smoke", "--db-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("baseline", "typer-run", "help", "status"):
+        assert re.search(rf"^{name} +\d+ +\d+ +\d+  ", out, re.MULTILINE), out
+    assert re.search(r"^ratio status/typer-run: \d+\.\d+x; by CPU time \d+\.\d+x$", out, re.MULTILINE), out
+    for name in ("help", "status"):
+        assert re.search(rf"^ratio {name}/baseline: \d+\.\d+x \(aim <= 1\.5x\); by CPU time \d+\.\d+x$", out, re.M), out
+    assert list(tmp_path.iterdir()) == []  # the demo database is removed

@@ -10,12 +10,12 @@ no route can be reached without a valid, unrevoked token.
 Why two ways: :func:`current_principal` is a synchronous dependency, so FastAPI runs
 it on a thread of the pool, and the route (synchronous too) on another: two hand-offs
 and two read transactions per request. For ``GET /recommendations/{key}`` that was
-most of the price of the HTTP layer (docs/performance.md, "HTTP API"). There the route
+most of the price of the HTTP layer (docs/performance.md, bench_api). There the route
 takes the raw secret (:data:`TokenSecret`: no database, no thread) and checks it with
 :func:`authorise` in the same read transaction that loads the case, on one thread hop.
 No cache of tokens: a revocation (``beslut token revoke``, possibly from another
 process) then takes effect for the very next request, and the indexed lookup inside an
-already open transaction costs about 0.1 ms.
+already open transaction is cheap.
 
 Roles (docs/api.md has the table): ``admin`` may do everything; ``coordinator`` runs a
 recommendation (propose, recommend, withdraw, consolidate) and keeps the contacts;

@@ -78,7 +78,7 @@ def _field(param: Param) -> tuple[Any, Any]:
     return str | None, Field(default=None, description=param.help, json_schema_extra=extra)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # one model per command of the table
 def body_of(command: Command[Any]) -> type[OnDate]:
     """The request body of *command* (named as its input, e.g. ``Decide``; ``OnDate`` when it has no params).
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING
 
 from beslut.errors import InvalidInput
-from beslut.persistence import Store, open_store
-from beslut.persistence._sql import SqlStore
+from beslut.persistence import open_store
+
+if TYPE_CHECKING:
+    from beslut.persistence import Store
 
 
 def _sqlite_path(target: str) -> Path | None:
@@ -68,6 +68,11 @@ def _refuse_unless_empty(store: Store) -> None:
 
 def _tables(store: Store) -> list[str]:
     """Every table and view in the target's default schema."""
+    from sqlalchemy import inspect  # noqa: PLC0415 - loaded by `audit replay --into`, not by every command
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from beslut.persistence._sql import SqlStore  # noqa: PLC0415
+
     if not isinstance(store, SqlStore):  # pragma: no cover - every store is an SQL store today
         raise InvalidInput("--into needs an SQL database")
     try:

@@ -7,16 +7,17 @@ import os
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from beslut.errors import InvalidInput, NotFound
 from beslut.jsontext import pretty
-from beslut.persistence import DEFAULT_DATABASE, open_store
-from beslut.persistence.schema import require_current_store
+from beslut.persistence import DEFAULT_DATABASE
 from beslut.states.actors import RULE, actor_id
-from beslut.workflow import CommandResult, Engine
+
+if TYPE_CHECKING:  # the engine, the store and SQLAlchemy load when a command opens the database, not for --help
+    from beslut.workflow import CommandResult, Engine
 
 Db = Annotated[
     str | None,
@@ -78,7 +79,12 @@ def close_engines() -> None:
         _OPENED.pop().close()
 
 
-def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = True) -> Engine:
+def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = True, pause_gc: bool = False) -> Engine:
+    """The engine on *db*, closed when the command ends; *pause_gc* for a command that runs in its own process."""
+    from beslut.persistence import open_store  # noqa: PLC0415
+    from beslut.persistence.schema import require_current_store  # noqa: PLC0415
+    from beslut.workflow import Engine  # noqa: PLC0415
+
     actor = actor_id("cli" if actor is None else actor, source="--actor")  # before anything is opened or created
     target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
     if must_exist and "://" not in target and not Path(target).is_file():
@@ -94,7 +100,7 @@ def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = 
         except BaseException:
             store.close()
             raise
-    engine = Engine(store, actor=actor)
+    engine = Engine(store, actor=actor, pause_gc=pause_gc)
     _OPENED.append(engine)
     return engine
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from beslut import render
 from beslut.cli._app import audit_app
@@ -28,13 +27,13 @@ from beslut.cli._into import empty_target
 from beslut.cli._options import Db, Json, describe_db, emit_json
 from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
-from beslut.persistence import DEFAULT_DATABASE, Store, open_store
-from beslut.persistence.schema import require_current_store
+from beslut.persistence import DEFAULT_DATABASE, open_store
 from beslut.workflow.documents import audit_record_json
 
-if TYPE_CHECKING:  # the audit modules are imported by the commands that use them: every `beslut` starts faster
+if TYPE_CHECKING:  # the audit modules are imported by the commands that use them, not by every `beslut`
     from beslut.audit import checkpoint as checkpoints
     from beslut.audit import service
+    from beslut.persistence import Store
 
 CheckpointFile = Annotated[Path, typer.Option("--checkpoint", help="A checkpoint file made by `audit checkpoint`.")]
 PubKey = Annotated[Path, typer.Option("--pubkey", help="The public key (PEM) the checkpoint must be signed with.")]
@@ -44,6 +43,8 @@ Out = Annotated[Path | None, typer.Option("--out", help="Write to this new file 
 @contextmanager
 def read_only_store(db: str | None) -> Iterator[Store]:
     """The database, opened read-only; refused (exit 2) when it does not exist or was never initialised."""
+    from beslut.persistence.schema import require_current_store  # noqa: PLC0415 - SQLAlchemy when a command runs
+
     target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
     if "://" not in target and not Path(target).is_file():
         raise NotFound(f"database {target} does not exist: run `beslut init` first")
@@ -71,6 +72,7 @@ def _write_new(path: Path, text: str) -> None:
 def _load_checkpoint(path: Path, pubkey: Path | None) -> checkpoints.Checkpoint:
     from beslut.audit import checkpoint as checkpoints  # noqa: PLC0415
     from beslut.audit import keys  # noqa: PLC0415
+
     loaded = checkpoints.load(path)
     if pubkey is not None:
         checkpoints.check_signature(loaded, keys.load_public(pubkey), str(path))
@@ -93,11 +95,11 @@ def audit_verify(
 ) -> None:
     """Verify the log: hash chain, gap-free seq and stream_seq, legal transitions, and a checkpoint if given.
 
-    Exit 0 when everything holds; 4 naming the first bad seq and what is wrong. From 50,000 events on two
-    cores a helper process verifies half of the recommendations (the same report either way).
+    Exit 0 when everything holds; 4 naming the first bad seq and what is wrong.
     """
     from beslut.audit import checkpoint as checkpoints  # noqa: PLC0415
     from beslut.audit import keys, service  # noqa: PLC0415
+
     signed: checkpoints.Checkpoint | None = None
     if (checkpoint is None) != (pubkey is None):
         raise InvalidInput("--checkpoint and --pubkey go together: a checkpoint proves nothing without its key")
@@ -129,13 +131,14 @@ def audit_log(
 ) -> None:
     """The audit events, oldest first, as the database holds them (unverified: `audit verify` checks them)."""
     from beslut.audit import service  # noqa: PLC0415
+
     with read_only_store(db) as store:
         records = service.log_records(store, key)
     if json_output:
         emit_json([_record_dict(r) for r in records])
         return
     out = render.console()
-    table = Table("seq", "valid on", "recorded at", "recommendation", "event", "details", "hash")
+    table = render.table_of("seq", "valid on", "recorded at", "recommendation", "event", "details", "hash")
     for r in records:
         try:
             payload = json.loads(r.payload)
@@ -159,6 +162,7 @@ def audit_keygen(
 ) -> None:
     """Make an Ed25519 key pair for signing checkpoints (PEM files; never overwrites a file)."""
     from beslut.audit import keys  # noqa: PLC0415
+
     ident = keys.generate(out_private, out_public)
     typer.echo(f"key {ident}: private key in {out_private} (keep it secret), public key in {out_public}")
 
@@ -171,6 +175,7 @@ def audit_checkpoint(
 ) -> None:
     """Verify the whole log, then sign its head and Merkle root into a small JSON file to keep outside the database."""
     from beslut.audit import keys, service  # noqa: PLC0415
+
     private_key = keys.load_private(key)
     if out is not None and out.exists():
         raise InvalidInput(f"{out} already exists: it is never overwritten")
@@ -195,6 +200,7 @@ def audit_prove(
 ) -> None:
     """Print an inclusion proof of event SEQ against a checkpoint, checkable offline with `audit verify-proof`."""
     from beslut.audit import proofs, service  # noqa: PLC0415
+
     signed = _load_checkpoint(checkpoint, pubkey)
     if out is not None and out.exists():
         raise InvalidInput(f"{out} already exists: it is never overwritten")
@@ -220,6 +226,7 @@ def audit_prove_consistency(
 ) -> None:
     """Print a proof that the log signed by SECOND extends the one signed by FIRST (RFC 6962 consistency)."""
     from beslut.audit import proofs, service  # noqa: PLC0415
+
     old = _load_checkpoint(first, pubkey)
     new = _load_checkpoint(second, pubkey)
     if out is not None and out.exists():
@@ -241,6 +248,7 @@ def audit_verify_proof(
 ) -> None:
     """Check a proof offline, without any database: the signature, the event's own hash, the path to the root."""
     from beslut.audit import keys, proofs  # noqa: PLC0415
+
     public_key = keys.load_public(pubkey)
     try:
         data = proof.read_bytes()
@@ -283,12 +291,10 @@ def audit_replay(
     db: Db = None,
     json_output: Json = False,
 ) -> None:
-    """Rebuild every recommendation from the audit log alone, through the same machines, and print it.
-
-    From 50,000 events on two cores (no as-of time, no --check) a helper process replays half of them.
-    """
+    """Rebuild every recommendation from the audit log alone, through the same machines, and print it."""
     from beslut.audit import service  # noqa: PLC0415
     from beslut.audit.replay import parse_as_of  # noqa: PLC0415
+
     instant, day = parse_as_of(as_of_recorded, as_of_valid)
     if into is not None:
         _replay_into(into, db, json_output=json_output, as_of=instant is not None or day is not None, check=check)
@@ -350,6 +356,7 @@ def _emit_replay_json(result: service.ReplayResult) -> None:
 def _replay_into(into: str, db: str | None, *, json_output: bool, as_of: bool, check: bool) -> None:
     """`audit replay --into`: check the source log, then write a fresh database from it (see beslut.audit.rebuild)."""
     from beslut.audit.rebuild import rebuild_into  # noqa: PLC0415
+
     if as_of or check:
         raise InvalidInput("--into rebuilds the present from the whole log: leave out --as-of and --check")
     with read_only_store(db) as source, empty_target(into) as target:
@@ -380,6 +387,7 @@ def audit_export(
 ) -> None:
     """Write an archive package of one recommendation (E-ARK CSIP style): events, case report, proofs, manifest."""
     from beslut.audit import service  # noqa: PLC0415
+
     signed = _load_checkpoint(checkpoint, pubkey) if checkpoint is not None else None
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"{out} exists and is not an empty directory: a package is never written over anything")
@@ -402,5 +410,6 @@ def audit_verify_export(
     """Check a package offline, without any database: manifest digests, event hashes, replay, signature and proofs."""
     from beslut.audit import keys  # noqa: PLC0415
     from beslut.audit.export import verify_package  # noqa: PLC0415
+
     public_key = keys.load_public(pubkey) if pubkey is not None else None
     typer.echo(verify_package(package, public_key).describe())

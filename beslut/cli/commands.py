@@ -103,7 +103,7 @@ def status(
             render.print_statuses([document], detailed=True)
         return
     # Every recommendation: streamed a page at a time from one snapshot, so memory does not grow
-    # with the database (the whole list was held: 7.4 GiB at a million party cases).
+    # with the database (the whole list was held in memory before).
     statuses = (case_status(case) for case in engine.iter_cases())
     if json_output:
         emit_json_list("recommendations", statuses)

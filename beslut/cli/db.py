@@ -12,15 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from beslut.cli._app import app
 from beslut.cli._options import Db, Json, describe_db, emit_json
 from beslut.errors import NotFound
-from beslut.persistence import DEFAULT_DATABASE, Store, open_store
-from beslut.persistence import schema as sch
+from beslut.persistence import DEFAULT_DATABASE, open_store
+
+if TYPE_CHECKING:  # the schema module (SQLAlchemy) loads when a db command runs
+    from beslut.persistence import Store
+    from beslut.persistence import schema as sch
 
 db_app = typer.Typer(no_args_is_help=True, help="The database schema: where it stands, and upgrading it.")
 app.add_typer(db_app, name="db")
@@ -42,6 +45,8 @@ def _store(db: str | None, *, read_only: bool) -> Iterator[Store]:
 
 
 def _state(store: Store) -> sch.SchemaState:
+    from beslut.persistence import schema as sch  # noqa: PLC0415
+
     with store.engine.connect() as connection:  # type: ignore[attr-defined]
         try:
             return sch.schema_state(connection)
@@ -52,6 +57,8 @@ def _state(store: Store) -> sch.SchemaState:
 @db_app.command("upgrade")
 def db_upgrade(db: Db = None, to: To = "head", json_output: Json = False) -> None:
     """Upgrade the schema to the newest revision (or --to one), in one transaction. Back up first."""
+    from beslut.persistence import schema as sch  # noqa: PLC0415
+
     with _store(db, read_only=False) as store:
         result = sch.upgrade(store, to=to)
     if json_output:
@@ -87,6 +94,8 @@ def db_current(db: Db = None, json_output: Json = False) -> None:
 @db_app.command("history")
 def db_history(db: Db = None, json_output: Json = False) -> None:
     """List the schema revisions, oldest first, marking those the database has."""
+    from beslut.persistence import schema as sch  # noqa: PLC0415
+
     target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
     if "://" not in target and not Path(target).is_file():
         revisions = sch.history(None)  # no database: just the revisions this beslut ships

@@ -29,7 +29,7 @@ def party_import(
     commands' options (case_number for prepare's --case), expected_version optional.
     """
     steps = read_steps(file)
-    engine = open_engine(db, actor)
+    engine = open_engine(db, actor, pause_gc=True)  # this process is the batch's own: the GC pause disturbs no host
     result = engine.batch(steps)
     engine.close()
     typer.echo(f"{len(steps)} steps on {len(result.cases)} recommendations ({len(result.records)} audit events)")

@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from beslut import render
-from beslut.api import tokens
-from beslut.api.views import token_json
 from beslut.cli._app import token_app
 from beslut.cli._options import Db, Json, emit_json, open_engine
 
@@ -23,6 +21,8 @@ def token_create(
     db: Db = None,
 ) -> None:
     """Create an API token and print it, alone, on stdout: it is shown this once and never stored."""
+    from beslut.api import tokens  # noqa: PLC0415 - the token store loads when a token command runs
+
     engine = open_engine(db)
     _token, secret = tokens.issue(engine.store, role=role, party=party, label=label, now=engine.clock.now())
     engine.close()
@@ -32,6 +32,9 @@ def token_create(
 @token_app.command("list")
 def token_list(db: Db = None, json_output: Json = False) -> None:
     """List the API tokens (ids, roles, parties; never the tokens themselves)."""
+    from beslut.api import tokens  # noqa: PLC0415
+    from beslut.api.views import token_json  # noqa: PLC0415
+
     engine = open_engine(db)
     rows = [token_json(t) for t in tokens.tokens(engine.store)]
     engine.close()
@@ -47,6 +50,8 @@ def token_revoke(
     db: Db = None,
 ) -> None:
     """Revoke an API token: every later request with it is refused (HTTP 401)."""
+    from beslut.api import tokens  # noqa: PLC0415 - the token store loads when a token command runs
+
     engine = open_engine(db)
     tokens.revoke(engine.store, token_id, now=engine.clock.now())
     engine.close()

@@ -109,7 +109,7 @@ def audit_hashes_digest(reader: Reader, *, up_to_seq: int, scanned_streams: Coll
 
     The hashes as stored (their bytes: SQLite's whatever type they have, PostgreSQL's text as UTF-8), one after
     the other in seq order: what a parallel replay compares with the rows its helper checked. SQLite feeds
-    them to the digest itself (an aggregate function, no Python row per hash: a third of the time);
+    them to the digest itself (an aggregate function, no Python row per hash);
     PostgreSQL's rows come through a server-side cursor.
     """
     connection = _sql_connection(reader)
@@ -189,7 +189,7 @@ def audit_chain_summary(reader: Reader, *, up_to_seq: int) -> ChainSummary:
     distinct_seqs = f"SELECT count(DISTINCT seq) FROM audit_event WHERE seq <= {last_mark}"  # noqa: S608
     (distinct,) = _one(reader, distinct_seqs, parameters)
     # SQLite: "+a.hash" so that the row before is found by its seq (the rowid), not looked up in the hash index
-    # (ten times slower); PostgreSQL plans a join of its own.
+    # (far slower); PostgreSQL plans a join of its own.
     before = "+a.hash" if sqlite else "a.hash"
     (linked,) = _one(
         reader,
@@ -229,7 +229,7 @@ def _streamed(reader: Reader, query: str, parameters: dict[str, object], batch: 
     """Rows of *query* on the reader's connection (inside its snapshot), fetched *batch* at a time.
 
     The driver's own cursor, fetched in big chunks: a SQLAlchemy result builds a Row per row and runs its
-    processors, a visible share of a million-row verify, for rows that are taken as the driver gives them
+    processors, a visible share of verifying a long log, for rows that are taken as the driver gives them
     anyway. PostgreSQL: a named (server-side) cursor, so memory stays flat.
     """
     connection = _sql_connection(reader)

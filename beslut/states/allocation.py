@@ -92,8 +92,8 @@ def largest_remainder(total_units: int, weights: Mapping[str, int | Fraction]) -
 
     # In integers: scale every weight by the common denominator, so each quota total * w / W has the
     # same denominator W. Its floor and its remainder's numerator are then one divmod, and remainders
-    # compare as integers. Exactly the Fraction arithmetic, without a Fraction per key (a 300-party
-    # status read allocated 600 Fractions: bench/bench_scale.py).
+    # compare as integers. Exactly the Fraction arithmetic, without a Fraction per key (a status read
+    # of a case with many parties allocated two per party).
     scale = math.lcm(*(denominator for _, denominator in exact.values()))
     scaled = {key: numerator * (scale // denominator) for key, (numerator, denominator) in exact.items()}
     scaled_sum = sum(scaled.values())

@@ -171,7 +171,7 @@ def parse_payload(payload: str) -> tuple[Any, bool]:
     """Parse a stored payload; also say whether it is certainly RFC 8785 canonical (False: not decided here).
 
     The usual payload (no float, integers within ±(2**53 - 1), only BMP characters) is parsed and written
-    again by orjson, several times faster than :mod:`json` (a verifier parses a million of them): orjson writes
+    again by orjson, faster than :mod:`json` (a verifier parses every payload of the log): orjson writes
     such a value exactly as :func:`canonical_json` does (the same escapes, tested over every BMP character;
     keys sorted by code point, which is UTF-16 order inside the BMP; integers beyond 53 bits refused), so equal
     text proves the payload canonical. Anything else, or a payload that is not equal, takes the path below,

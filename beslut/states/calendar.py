@@ -34,8 +34,6 @@ import calendar as _stdlib_calendar
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
-
 __all__ = [
     "STOCKHOLM",
     "BusinessCalendar",
@@ -85,6 +83,8 @@ class BusinessCalendar:
             return cached
         if not _FIRST_YEAR <= year <= _LAST_YEAR:
             raise ValueError(f"no Swedish holiday data for {year}: supported years are {_FIRST_YEAR}-{_LAST_YEAR}")
+        import holidays  # noqa: PLC0415 - its tables load on the first date rolled, not on every command's start
+
         public = holidays.country_holidays("SE", years=year, categories=("public",), language="sv")
         eves = holidays.country_holidays("SE", years=year, categories=("de_facto",), language="sv")
         table: dict[date, str] = {day: str(name) for day, name in public.items() if day.year == year}

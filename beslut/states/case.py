@@ -65,8 +65,8 @@ _set_attribute = object.__setattr__  # a frozen dataclass's own __setattr__ refu
 def known_event(kind: str, stream: str, valid_on: date, payload: Mapping[str, Any]) -> Event:
     """``Event(kind=…, stream=…, valid_on=…, payload=…)`` without the frozen dataclass's ``__init__``.
 
-    Why: that ``__init__`` sets each field through ``object.__setattr__``, twice the cost of filling
-    ``__dict__``, and an auditor's replay makes an event of each of a million rows. The fields are the
+    Why: that ``__init__`` sets each field through ``object.__setattr__``, dearer than filling
+    ``__dict__``, and an auditor's replay makes an event of every row of the log. The fields are the
     same; an event made either way is equal to the other.
     """
     event: Event = _new_object(Event)
@@ -210,8 +210,8 @@ def _allocation(
 ) -> Mapping[str, Decimal]:
     """:func:`allocate` for :meth:`Case.amounts`, cached: cases of one template pay the same shares.
 
-    A status document per recommendation allocates its cost again (a twentieth of replaying the audit
-    log). Keyed by value; *unit_as_written* because equal Decimals may differ in exponent ("0.01" and
+    A status document per recommendation allocates its cost again, and a replay writes one per
+    recommendation. Keyed by value; *unit_as_written* because equal Decimals may differ in exponent ("0.01" and
     "0.010" are equal keys) and the amounts are quantized to the unit as written. Read-only: callers
     get a copy.
     """
@@ -552,8 +552,8 @@ def apply(case: Case | None, event: Event, calendar: BusinessCalendar) -> Case:
 
     Each handler says only which fields change; the new case is made with one
     :func:`_evolve` (a ``__dict__`` copy) instead of chained :func:`dataclasses.replace`
-    calls, which re-ran ``__init__`` and rebuilt the party index per event and were two
-    thirds of the auditor's replay time (bench/bench_audit.py).
+    calls, which re-ran ``__init__`` and rebuilt the party index per event and were most
+    of the auditor's replay time (docs/performance.md).
     """
     if event.kind == "recommendation.proposed":
         if case is not None:
@@ -588,7 +588,7 @@ def _evolve(obj: _Frozen, changes: Mapping[str, Any]) -> _Frozen:
 
     The copied ``__dict__`` is given to the new object whole (``dict.copy`` is the fastest copy there
     is). That every handler names only fields is a test (tests/states/test_evolve.py), not a check
-    here: it was a quarter of this function's cost, twice per event of a replay.
+    here: it was a visible share of this function's cost, paid twice per event of a replay.
     """
     state = obj.__dict__.copy()
     state.update(changes)
@@ -617,7 +617,7 @@ def _opening_decisions(
     """Every party's decision as a new case opens it: undecided, with its deadline (:func:`_deadline`).
 
     Cached because recommendations proposed from one template share their parties and reply date, and
-    making the decisions (a deadline rolled past holidays per party) was a tenth of replaying a part of
+    making the decisions (a deadline rolled past holidays per party) was a visible share of replaying
     the audit log. The decisions are frozen, so sharing them between cases is safe; the calendar is part
     of the key (by identity: a calendar's answers never change).
     """

@@ -19,6 +19,9 @@ from transitions import Machine, MachineError
 
 from beslut.errors import DefinitionError, RuleViolation, TransitionNotAllowed
 
+MAX_MOVES = 1024
+"""Allowed moves a machine remembers (:meth:`MachineDefinition.fire`); a definition has far fewer: a cap on memory."""
+
 RECOMMENDATION: Final[Mapping[str, Any]] = {
     "name": "recommendation",
     "initial": "proposed",
@@ -97,7 +100,8 @@ class MachineDefinition:
         )
         self._lock = threading.Lock()
         # The machine has no callbacks, so a trigger's result depends only on (state, trigger, facts):
-        # remember each allowed move the machine made, and ask it again only for new ones.
+        # remember each allowed move the machine made, and ask it again only for new ones. At most
+        # MAX_MOVES are kept (a definition's states x triggers x facts are far fewer), so memory stays flat.
         self._moves: dict[tuple[str, str, tuple[tuple[str, bool], ...]], str] = {}
         self._validate()
 
@@ -150,7 +154,8 @@ class MachineDefinition:
             failed = [c for t in self.transitions if t.trigger == trigger and t.source == state for c in t.conditions]
             raise RuleViolation(f"{self.name} {subject}: {trigger!r} needs {' and '.join(failed)}")
         new_state: str = model.state  # type: ignore[attr-defined]
-        self._moves[memo_key] = new_state
+        if len(self._moves) < MAX_MOVES:
+            self._moves[memo_key] = new_state
         return new_state
 
     def _validate(self) -> None:

@@ -9,7 +9,6 @@ not sum to exactly 1 or a pool naming an unknown party are refused with a
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -140,6 +139,8 @@ def parse_spec_text(text: str) -> RecommendationSpec:
     Raises:
         SpecError: the TOML is malformed or a field is invalid; the message names the field.
     """
+    import tomllib  # noqa: PLC0415 - a spec file is read by `propose`; stored specs are JSON
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -42,8 +42,8 @@ _FAST |= orjson.OPT_PASSTHROUGH_SUBCLASS
 def _cache_key(rest: dict[str, Any]) -> str | bytes | None:
     """The text that stands for *rest* in the cache; None when it is not JSON data.
 
-    Two different values must never share a text. orjson is tried first (several times faster on a
-    spec; keying was a twentieth of replaying the audit log) and its text is used only when it holds no
+    Two different values must never share a text. orjson is tried first (faster on a spec, and
+    keying is paid per proposal a replay reads) and its text is used only when it holds no
     ``null``: orjson writes NaN and infinities as ``null``, so a spec with ``NaN`` where another has
     ``null`` would share a key. Its texts are ``bytes``, the json module's ``str``, so the two never meet.
     ``parse_spec_data`` is given JSON-decoded data (a payload, a stored spec, ``spec_to_data``), where

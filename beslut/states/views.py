@@ -17,8 +17,8 @@ def case_status(case: Case) -> dict[str, Any]:
     """The status document of one recommendation."""
     amounts = case.amounts()
     spec = case.spec
-    # One lookup table, not spec.party(key) per party: that scans the spec's parties, so a 300-party
-    # recommendation cost 45,000 comparisons per status (bench/bench_scale.py).
+    # One lookup table, not spec.party(key) per party: that scans the spec's parties, so a status cost
+    # comparisons in the square of the number of parties.
     specs = {p.key: p for p in spec.parties}
     return {
         "key": case.key,

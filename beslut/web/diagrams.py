@@ -17,8 +17,6 @@ import functools
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from transitions.extensions.diagrams import GraphMachine
-
 from beslut.errors import InvalidInput
 from beslut.states.machines import PARTY, RECOMMENDATION
 
@@ -26,14 +24,20 @@ MACHINES: Final[Mapping[str, Mapping[str, Any]]] = {"recommendation": RECOMMENDA
 FORMATS: Final = ("mermaid", "svg")
 _ENGINES: Final[Mapping[str, Literal["mermaid", "graphviz"]]] = {"mermaid": "mermaid", "svg": "graphviz"}
 
-_NEUTRAL: Final[dict[str, Any]] = copy.deepcopy(GraphMachine.style_attributes)
-_NEUTRAL["node"]["active"] = dict(_NEUTRAL["node"]["inactive"])
 
+@functools.lru_cache(maxsize=2)
+def _graph_classes() -> tuple[type, type]:
+    """`transitions`' graph machine, and one that draws the initial state like every other state.
 
-class _DefinitionGraph(GraphMachine):
-    """A graph machine whose initial state is drawn like every other: a definition has no current state."""
+    A definition has no current state. Made on the first drawing: the graph support is imported when
+    something is drawn, not by every command line that names the machines in its help.
+    """
+    from transitions.extensions.diagrams import GraphMachine  # noqa: PLC0415
 
-    style_attributes = _NEUTRAL
+    neutral: dict[str, Any] = copy.deepcopy(GraphMachine.style_attributes)
+    neutral["node"]["active"] = dict(neutral["node"]["inactive"])
+    definition_graph = type("_DefinitionGraph", (GraphMachine,), {"style_attributes": neutral})
+    return GraphMachine, definition_graph
 
 
 class _Model:
@@ -67,7 +71,8 @@ def _draw(machine: str, fmt: str, current: str | None) -> str:
     """Draw once per (machine, format, state): the drawing is a pure function of them and ``dot`` costs a process."""
     definition = MACHINES[machine]
     model = _Model()
-    graph_class = GraphMachine if current is not None else _DefinitionGraph
+    graph_machine, definition_graph = _graph_classes()
+    graph_class = graph_machine if current is not None else definition_graph
     graph_class(
         model=None,
         states=list(definition["states"]),

@@ -12,11 +12,10 @@ import json
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from beslut.states.audit_chain import AuditRecord
-from beslut.states.deadlines import DeadlineRow
-from beslut.states.records import Contact, Heartbeat, OutboxRecord
-
-if TYPE_CHECKING:  # the engine imports this module's neighbours; only the type is needed here
+if TYPE_CHECKING:  # only types are needed here: a command that prints a document loads no more than it uses
+    from beslut.states.audit_chain import AuditRecord
+    from beslut.states.deadlines import DeadlineRow
+    from beslut.states.records import Contact, Heartbeat, OutboxRecord
     from beslut.workflow.engine import Fired
 
 

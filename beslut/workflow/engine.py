@@ -35,8 +35,8 @@ from beslut.states.escalations import recount_escalations
 from beslut.states.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
 from beslut.states.reminders import plan_reminder
 from beslut.states.spec import RecommendationSpec, parse_spec_text
+from beslut.workflow._gc_pause import collector_paused
 from beslut.workflow.batch import BatchResult, PartyStep, check_steps, name_item, naming_item, step_events
-from beslut.workflow.gc_pause import collector_paused
 from beslut.workflow.ports import Store, UnitOfWork, open_store
 
 TICK_BATCH = 100
@@ -78,6 +78,8 @@ class Engine:
         calendar: the business calendar for rolling dates.
         actor: the id recorded in audit events as who acted; ids only, never names
             (:func:`beslut.states.actors.actor_id`: 1-64 letters, digits and ``. _ : -``).
+        pause_gc: switch the process's cyclic garbage collector off while :meth:`batch` runs
+            (:mod:`beslut.workflow._gc_pause`); only for a process of its own, such as ``beslut party import``.
 
     Raises:
         InvalidInput: *actor* is not an id (a name, an e-mail address, empty, too long).
@@ -90,8 +92,10 @@ class Engine:
         clock: Clock | None = None,
         calendar: BusinessCalendar | None = None,
         actor: str = "api",
+        pause_gc: bool = False,
     ) -> None:
         self.actor = actor_id(actor)  # first: a refused actor leaves nothing half made
+        self.pause_gc = pause_gc
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.calendar = calendar or BusinessCalendar()
@@ -232,7 +236,9 @@ class Engine:
         A refusal names the item (index, action, key, party), keeps its class (exit
         code) and writes nothing. The same (action, key, party) twice is refused.
         """
-        with collector_paused():  # the whole batch allocates, nothing of it is garbage (beslut.workflow.gc_pause)
+        if not self.pause_gc:  # the collector is the host's: left alone unless the caller asked
+            return self._batch(steps)
+        with collector_paused():
             return self._batch(steps)
 
     def _batch(self, steps: Sequence[PartyStep]) -> BatchResult:
@@ -250,7 +256,7 @@ class Engine:
             current = dict(before)
             events: list[Event] = []
             index = 0
-            try:  # one handler for the whole loop, not a context manager per step (~7 % of a batch)
+            try:  # one handler for the whole loop, not a context manager per step (cheaper per step)
                 for index, step in enumerate(steps):  # noqa: B007 - the handler below names steps[index]
                     case = current[step.key]
                     if step.expected_version is not None and step.expected_version != case.version:
@@ -433,9 +439,8 @@ class Engine:
     def iter_cases(self, *, page_size: int = 200) -> Iterator[Case]:
         """Every recommendation, oldest proposal first, *page_size* at a time from one read snapshot.
 
-        Why: :meth:`cases` holds them all (a 300-party case is ~2 MiB as a status document), so
-        `status` of every recommendation grew without bound with the database (7.4 GiB at a million
-        party cases, docs/performance.md "National scale"). This reads keyset pages inside ONE read
+        Why: :meth:`cases` holds them all, so `status` of every recommendation grew without bound
+        with the database (docs/performance.md, bench_scale). This reads keyset pages inside ONE read
         transaction, so the whole answer is one consistent snapshot while memory stays at a page.
         """
         if page_size < 1:
@@ -508,7 +513,7 @@ class Engine:
         order): whatever runs after it runs one writer at a time. Syncing the deadlines after the
         append kept a SELECT, sometimes an UPDATE or INSERT, and the deadline arithmetic inside that
         lock, and with several writers the lock was what bounded throughput (bench/bench_writers.py,
-        docs/performance.md "Concurrent writers").
+        docs/performance.md, bench_writers).
         """
         new_case = case
         for event in events:
@@ -526,7 +531,7 @@ class Engine:
         for before, after in changed:
             # Only the parties whose timers changed (the rows already match the case's deadlines before the
             # change), as the batch does: syncing the whole case read every timer row of the recommendation
-            # (~1,700 at 300 parties) and derived every party's timers twice, per command and per fired timer.
+            # and derived every party's timers twice, per command and per fired timer.
             changes = deadline_changes(before, after)
             if changes:
                 uow.sync_party_deadlines(after.key, changes, now=now)

@@ -23,13 +23,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from beslut.errors import StoreError
-from beslut.states.audit_chain import AuditRecord
-from beslut.states.case import Case, Event
-from beslut.states.deadlines import Deadline, DeadlineRow
-from beslut.states.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
+
+if TYPE_CHECKING:  # annotations only: opening the port (the CLI's start) does not load the domain model
+    from beslut.states.audit_chain import AuditRecord
+    from beslut.states.case import Case, Event
+    from beslut.states.deadlines import Deadline, DeadlineRow
+    from beslut.states.records import Contact, Heartbeat, OutboxEntry, OutboxRecord
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -43,10 +45,15 @@ class SqlWritePart(SqlPart):
     _stream_starts: dict[str, int]
 
 
-# (statement id, dialect, column keys) -> (SQL text, bind names in order, their bind processors, positional?)
-_DRIVER_PLANS: dict[
-    tuple[int, str, tuple[str, ...]], tuple[str, list[str], list[Any], list[bool], list[bool], bool]
-] = {}
+_DriverPlan = tuple[str, list[str], list[Any], list[bool], list[bool], bool]
+MAX_DRIVER_PLANS = 128
+"""Compiled plans kept by :func:`driver_executemany` (least recently used first out): a few statements times
+their column sets, so the bound is never reached in practice, and memory stays flat if it is."""
+
+# (statement id, dialect, column keys) -> (the statement, (SQL text, bind names in order, their bind processors,
+# None skipped?, remembering?, positional?)). The statement is held so its id cannot be reused while cached.
+_DRIVER_PLANS: OrderedDict[tuple[int, str, tuple[str, ...]], tuple[UpdateBase, _DriverPlan]] = OrderedDict()
+_DRIVER_PLANS_LOCK = threading.Lock()
 
 
 def _python_type(column_type: Any) -> type | None:
@@ -77,7 +84,7 @@ def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def driver_executemany(connection: Connection, statement: UpdateBase, rows: list[dict[str, Any]]) -> None:
     """Run *statement* once per row through the DBAPI cursor's ``executemany``, in the connection's transaction.
 
-    Why: a batch of 10,000 decisions writes 10,000 party rows and 10,000 audit rows, and
+    Why: a batch writes a party row and an audit row per decision, and
     SQLAlchemy's per-row parameter building (``construct_params`` and the processors it
     looks up per row) cost more than the database's own work (bench/bench_batch.py). Here
     the statement is compiled once per dialect and its column set, the bind processors
@@ -91,14 +98,18 @@ def driver_executemany(connection: Connection, statement: UpdateBase, rows: list
     dialect = connection.dialect
     keys = tuple(rows[0])
     plan_key = (id(statement), dialect.name, keys)
-    plan = _DRIVER_PLANS.get(plan_key)
+    with _DRIVER_PLANS_LOCK:
+        cached = _DRIVER_PLANS.get(plan_key)
+        if cached is not None:
+            _DRIVER_PLANS.move_to_end(plan_key)
+    plan = cached[1] if cached is not None and cached[0] is statement else None
     if plan is None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
         names = list(compiled.positiontup or ()) if compiled.positional else list(by_name)
         processors = [by_name[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
         # A processor that writes None as NULL need not be called for None: most of a party row's dates
-        # are None (12 date columns, ~120,000 processor calls in a 10,000-decision batch). Checked per
+        # are None (a processor call per date column and row, for nothing). Checked per
         # type, not assumed: a type writing None otherwise (JSON's "null") is always called.
         skips_none = [p is None or p(None) is None for p in processors]
         # A date or instant column's processor may remember its answers for one call: a batch's rows
@@ -109,7 +120,10 @@ def driver_executemany(connection: Connection, statement: UpdateBase, rows: list
             for n, p in zip(names, processors, strict=True)
         ]
         plan = (compiled.string, names, processors, skips_none, remembers, bool(compiled.positional))
-        _DRIVER_PLANS[plan_key] = plan
+        with _DRIVER_PLANS_LOCK:
+            _DRIVER_PLANS[plan_key] = (statement, plan)
+            while len(_DRIVER_PLANS) > MAX_DRIVER_PLANS:
+                _DRIVER_PLANS.popitem(last=False)
     sql, names, processors, skips_none, remembers, positional = plan
     steps = [
         (n, _remembering(p) if remember and p is not None else p, skip)

@@ -44,8 +44,8 @@ _new_object = object.__new__
 def _party_decision(row: Sequence[Any]) -> PartyDecision:
     """``PartyDecision(**columns)`` for a stored row, without the frozen dataclass's ``__init__``.
 
-    Why: that ``__init__`` sets each of the 24 fields through ``object.__setattr__``; loading a 300-party
-    case built 300 of them, most of a reminder's CPU in a national-scale tick (docs/performance.md).
+    Why: that ``__init__`` sets each field through ``object.__setattr__``; loading a case with hundreds of
+    parties builds one per party, which was most of a reminder's CPU in a large tick (docs/performance.md).
     Valid because PartyDecision has no ``__post_init__`` and no slots and every field is a column
     (tests/persistence/test_party_rows.py keeps that true).
     """

@@ -1,198 +1,219 @@
-"""The database tables, declared once with SQLAlchemy Core and shared by both adapters.
+"""The database tables, declared once with SQLModel and shared by both adapters.
 
 Private to the persistence package: the rest of `beslut` sees domain values
 (:class:`~beslut.states.case.Case`, :class:`~beslut.states.audit_chain.AuditRecord`),
 never rows. `audit_event` is a public contract: auditors query it directly, so its
 name and columns only ever grow.
-
-Why Core, not model classes: the adapters run Core statements only (no ORM session),
-and a table of plain columns imports in a fraction of the time, which every `beslut`
-command pays at its start. Each column states its nullability; an index named
-``ix_<table>_<column>`` comes from ``index=True``. The migrations in ``migrations/``
-must build exactly these tables (tests/persistence/test_migrations.py compares them).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
 
 from beslut.persistence._types import AwareDateTime
 
 SCHEMA_VERSION = "2"
 
-METADATA = MetaData()
 
-META = Table(
-    "beslut_meta",  # key/value facts about the database itself (schema version)
-    METADATA,
-    Column("key", String(64), primary_key=True),
-    Column("value", String(200), nullable=False),
-)
+class MetaRow(SQLModel, table=True):
+    """Key/value facts about the database itself (schema version)."""
 
-RECOMMENDATION = Table(
-    "recommendation",  # one recommendation: its current state (a projection of its audit stream) and its spec
-    METADATA,
-    Column("key", String(100), primary_key=True),
-    Column("state", String(20), nullable=False, index=True),
-    Column("outcome", String(20), nullable=True),
-    Column("version", Integer, nullable=False),
-    Column("title", Text, nullable=False),
-    Column("issuer", String(500), nullable=False),
-    Column("coordinator", String(64), nullable=False),
-    Column("consolidation", String(40), nullable=False),
-    Column("reply_by", Date, nullable=False),
-    Column("reply_deadline", Date, nullable=False),
-    Column("in_force_on", Date, nullable=True),
-    Column("supersedes", String(100), nullable=True),
-    Column("superseded_by", String(100), nullable=True),
-    Column("proposed_on", Date, nullable=False),
-    Column("recommended_on", Date, nullable=True),
-    Column("consolidated_on", Date, nullable=True),
-    Column("in_force_since", Date, nullable=True),
-    Column("withdrawn_on", Date, nullable=True),
-    Column("withdraw_reason", Text, nullable=True),
-    Column("superseded_on", Date, nullable=True),
-    Column("participants", Text, nullable=True),
-    Column("spec", Text, nullable=False),
-    Column("updated_at", AwareDateTime, nullable=False),
-    Column("contested", Text, nullable=True),  # JSON list of party keys (0005)
-    Column("recounted_on", Date, nullable=True),
-    Column("readopted_on", Date, nullable=True),
-)
+    __tablename__ = "beslut_meta"
 
-PARTY_DECISION = Table(
-    "party_decision",  # one party's decision on one recommendation
-    METADATA,
-    Column("recommendation_key", String(100), ForeignKey("recommendation.key"), primary_key=True),
-    Column("party_key", String(64), primary_key=True),
-    Column("position", Integer, nullable=False),
-    Column("state", String(20), nullable=False),
-    Column("deadline", Date, nullable=False),
-    Column("overdue", Boolean, nullable=False, default=False),
-    Column("case_number", String(200), nullable=True),
-    Column("prepared_on", Date, nullable=True),
-    Column("proposal_body", String(200), nullable=True),
-    Column("proposal_paragraph", String(200), nullable=True),
-    Column("proposed_on", Date, nullable=True),
-    Column("outcome", String(40), nullable=True),
-    Column("conditions", Text, nullable=True),
-    Column("deciding_body", String(200), nullable=True),
-    Column("paragraph", String(200), nullable=True),
-    Column("decided_on", Date, nullable=True),
-    Column("announced_on", Date, nullable=True),
-    Column("appeal_last_day", Date, nullable=True),
-    Column("appealed_on", Date, nullable=True),
-    Column("settled_on", Date, nullable=True),
-    Column("settlement", String(20), nullable=True),
-    Column("final_on", Date, nullable=True),
-    Column("reported_on", Date, nullable=True),
-    Column("last_step_on", Date, nullable=True),
-    Index("ix_party_decision_overdue", "overdue", "state"),
-    # "All overdue parties" (Reader.overdue_parties): undecided states, reply date passed (migration 0004).
-    Index("ix_party_decision_state_deadline", "state", "deadline"),
-)
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
 
-DEADLINE = Table(
-    "deadline",  # a deadline: when it falls due, what for, and whether it has fired
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("recommendation_key", String(100), ForeignKey("recommendation.key"), nullable=False, index=True),
-    Column("party_key", String(64), nullable=True),
-    Column("kind", String(20), nullable=False),
-    Column("due_at", AwareDateTime, nullable=False),
-    Column("status", String(12), nullable=False),
-    Column("closed_at", AwareDateTime, nullable=True),
-    Column("claimed_by", String(100), nullable=True),
-    Column("claimed_until", AwareDateTime, nullable=True),
+
+class RecommendationRow(SQLModel, table=True):
+    """One recommendation: its current state (a projection of its audit stream) and its spec."""
+
+    __tablename__ = "recommendation"
+
+    key: str = Field(primary_key=True, max_length=100)
+    state: str = Field(max_length=20, index=True)
+    outcome: str | None = Field(default=None, max_length=20)
+    version: int
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    issuer: str = Field(max_length=500)
+    coordinator: str = Field(max_length=64)
+    consolidation: str = Field(max_length=40)
+    reply_by: date
+    reply_deadline: date
+    in_force_on: date | None = None
+    supersedes: str | None = Field(default=None, max_length=100)
+    superseded_by: str | None = Field(default=None, max_length=100)
+    proposed_on: date
+    recommended_on: date | None = None
+    consolidated_on: date | None = None
+    in_force_since: date | None = None
+    withdrawn_on: date | None = None
+    withdraw_reason: str | None = Field(default=None, sa_column=Column(Text))
+    superseded_on: date | None = None
+    participants: str | None = Field(default=None, sa_column=Column(Text))
+    spec: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    contested: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of party keys (0005)
+    recounted_on: date | None = None
+    readopted_on: date | None = None
+
+
+class PartyDecisionRow(SQLModel, table=True):
+    """One party's decision on one recommendation."""
+
+    __tablename__ = "party_decision"
+
+    recommendation_key: str = Field(primary_key=True, foreign_key="recommendation.key", max_length=100)
+    party_key: str = Field(primary_key=True, max_length=64)
+    position: int
+    state: str = Field(max_length=20)
+    deadline: date
+    overdue: bool = False
+    case_number: str | None = Field(default=None, max_length=200)
+    prepared_on: date | None = None
+    proposal_body: str | None = Field(default=None, max_length=200)
+    proposal_paragraph: str | None = Field(default=None, max_length=200)
+    proposed_on: date | None = None
+    outcome: str | None = Field(default=None, max_length=40)
+    conditions: str | None = Field(default=None, sa_column=Column(Text))
+    deciding_body: str | None = Field(default=None, max_length=200)
+    paragraph: str | None = Field(default=None, max_length=200)
+    decided_on: date | None = None
+    announced_on: date | None = None
+    appeal_last_day: date | None = None
+    appealed_on: date | None = None
+    settled_on: date | None = None
+    settlement: str | None = Field(default=None, max_length=20)
+    final_on: date | None = None
+    reported_on: date | None = None
+    last_step_on: date | None = None
+
+    __table_args__ = (
+        Index("ix_party_decision_overdue", "overdue", "state"),
+        # "All overdue parties" (Reader.overdue_parties): undecided states, reply date passed (migration 0004).
+        Index("ix_party_decision_state_deadline", "state", "deadline"),
+    )
+
+
+class DeadlineTableRow(SQLModel, table=True):
+    """A deadline: when it falls due, what for, and whether it has fired."""
+
+    __tablename__ = "deadline"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    recommendation_key: str = Field(foreign_key="recommendation.key", max_length=100, index=True)
+    party_key: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=20)
+    due_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    status: str = Field(max_length=12)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+
     # id last: the tick claims "pending, due by now, ORDER BY due_at, id LIMIT 100", and thousands of reminders
     # fall due at the same 00:00; without id the database read every one of them to sort each batch (0004).
-    Index("ix_deadline_status_due_id", "status", "due_at", "id"),
-)
+    __table_args__ = (Index("ix_deadline_status_due_id", "status", "due_at", "id"),)
 
-CONTACT = Table(
-    "contact",  # a person who receives reminders for a party; personal data lives here only, referenced by id
-    METADATA,
-    Column("id", String(64), primary_key=True),
-    Column("party_key", String(64), nullable=False, index=True),
-    Column("name", String(200), nullable=True),
-    Column("email", String(320), nullable=True),
-    Column("active", Boolean, nullable=False, default=True),
-)
 
-OUTBOX = Table(
-    "outbox",  # an outgoing message: queued in the transaction that decided it, delivered after commit
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("recommendation_key", String(100), nullable=False),
-    Column("party_key", String(64), nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("due_at", AwareDateTime, nullable=False),
-    Column("contact_id", String(64), nullable=False),
-    Column("status", String(12), nullable=False),
-    Column("details", Text, nullable=False),
-    Column("created_at", AwareDateTime, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", AwareDateTime, nullable=True),
-    Column("claimed_by", String(100), nullable=True),
-    Column("claimed_until", AwareDateTime, nullable=True),
-    Column("sent_at", AwareDateTime, nullable=True),
-    Column("last_error", Text, nullable=True),
-    UniqueConstraint("recommendation_key", "party_key", "kind", "due_at", "contact_id", name="uq_outbox_message"),
-    Index("ix_outbox_status_next", "status", "next_attempt_at"),
-)
+class ContactRow(SQLModel, table=True):
+    """A person who receives reminders for a party. Personal data lives here only, referenced by id."""
 
-HEARTBEAT = Table(
-    "scheduler_heartbeat",  # one row per scheduler daemon: alive since, last tick, what it did
-    METADATA,
-    Column("daemon_id", String(100), primary_key=True),
-    Column("hostname", String(200), nullable=False),
-    Column("pid", Integer, nullable=False),
-    Column("started_at", AwareDateTime, nullable=False),
-    Column("last_tick_at", AwareDateTime, nullable=True),
-    Column("last_tick_handled", Integer, nullable=False, default=0),
-    Column("last_delivered", Integer, nullable=False, default=0),
-    Column("stopped_at", AwareDateTime, nullable=True),
-    Column("last_tick_seconds", Float, nullable=True),
-    Column("last_tick_lag_seconds", Float, nullable=True),
-)
+    __tablename__ = "contact"
 
-AUDIT_EVENT = Table(
-    "audit_event",  # the append-only, hash-chained audit log (a public contract)
-    METADATA,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
-    Column("stream", String(100), nullable=False),
-    Column("stream_seq", Integer, nullable=False),
-    Column("recorded_at", AwareDateTime, nullable=False),
-    Column("valid_on", Date, nullable=False),
-    Column("kind", String(60), nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False, unique=True),
-    UniqueConstraint("stream", "stream_seq", name="uq_audit_event_stream_seq"),
-)
+    id: str = Field(primary_key=True, max_length=64)
+    party_key: str = Field(max_length=64, index=True)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    active: bool = True
 
-API_TOKEN = Table(
-    "api_token",  # an API token: only the SHA-256 of the secret is kept, so a copy of the database lets nobody in
-    METADATA,
-    Column("id", String(32), primary_key=True),
-    Column("token_sha256", String(64), nullable=False, unique=True),
-    Column("role", String(20), nullable=False),
-    Column("party", String(64), nullable=True),
-    Column("label", String(200), nullable=True),
-    Column("created_at", AwareDateTime, nullable=False),
-    Column("revoked_at", AwareDateTime, nullable=True),
-)
+
+class OutboxRow(SQLModel, table=True):
+    """An outgoing message: queued in the transaction that decided it, delivered after commit."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    recommendation_key: str = Field(max_length=100)
+    party_key: str = Field(max_length=64)
+    kind: str = Field(max_length=20)
+    due_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    contact_id: str = Field(max_length=64)
+    status: str = Field(max_length=12)
+    details: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+    __table_args__ = (
+        UniqueConstraint("recommendation_key", "party_key", "kind", "due_at", "contact_id", name="uq_outbox_message"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+
+class HeartbeatRow(SQLModel, table=True):
+    """One row per scheduler daemon: alive since, last tick, what it did."""
+
+    __tablename__ = "scheduler_heartbeat"
+
+    daemon_id: str = Field(primary_key=True, max_length=100)
+    hostname: str = Field(max_length=200)
+    pid: int
+    started_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    last_tick_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    last_tick_handled: int = 0
+    last_delivered: int = 0
+    stopped_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+    last_tick_seconds: float | None = Field(default=None, sa_column=Column(Float))
+    last_tick_lag_seconds: float | None = Field(default=None, sa_column=Column(Float))
+
+
+class AuditEventRow(SQLModel, table=True):
+    """The append-only, hash-chained audit log (`audit_event`, a public contract)."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    )
+    stream: str = Field(sa_column=Column(String(100), nullable=False))
+    stream_seq: int
+    recorded_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    valid_on: date
+    kind: str = Field(max_length=60)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+
+    __table_args__ = (UniqueConstraint("stream", "stream_seq", name="uq_audit_event_stream_seq"),)
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """An API token: only the SHA-256 of the secret is kept, so a copy of the database lets nobody in."""
+
+    __tablename__ = "api_token"
+
+    id: str = Field(primary_key=True, max_length=32)
+    token_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    role: str = Field(max_length=20)
+    party: str | None = Field(default=None, max_length=64)
+    label: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+
+
+RECOMMENDATION = RecommendationRow.__table__  # type: ignore[attr-defined]
+PARTY_DECISION = PartyDecisionRow.__table__  # type: ignore[attr-defined]
+DEADLINE = DeadlineTableRow.__table__  # type: ignore[attr-defined]
+AUDIT_EVENT = AuditEventRow.__table__  # type: ignore[attr-defined]
+META = MetaRow.__table__  # type: ignore[attr-defined]
+CONTACT = ContactRow.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+HEARTBEAT = HeartbeatRow.__table__  # type: ignore[attr-defined]
+API_TOKEN = ApiTokenRow.__table__  # type: ignore[attr-defined]
+METADATA = SQLModel.metadata

@@ -20,7 +20,7 @@ HEAVY = ("fastapi", "starlette", "prometheus_client", "beslut.web.router", "besl
 
 # Loaded by a command when it needs them, never at the start: the model layer the tables no longer use,
 # the holiday tables (a date rolled), terminal tables (output without --json), migrations, the daemon's logs.
-NOT_FOR_STATUS = ("sqlmodel", "holidays", "rich", "alembic", "structlog", "transitions.extensions.diagrams", *HEAVY)
+NOT_FOR_STATUS = ("holidays", "rich", "alembic", "structlog", "transitions.extensions.diagrams", *HEAVY)
 
 # Not needed to print the help: no database, no engine, no domain model.
 NOT_FOR_HELP = ("sqlalchemy", "beslut.persistence.abc", "beslut.persistence._sql", "beslut.workflow.engine",

@@ -274,9 +274,16 @@ def replay(
     request: Request,
     principal: CurrentPrincipal,
     as_of_recorded: Annotated[
-        str | None, Query(description="What the system showed at this instant (local time if no offset).")
+        str | None,
+        Query(
+            description="What the system showed at this instant (local time if no offset).",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
-    as_of_valid: Annotated[str | None, Query(description="What had been decided by this date (YYYY-MM-DD).")] = None,
+    as_of_valid: Annotated[
+        str | None,
+        Query(description="What had been decided by this date (YYYY-MM-DD).", json_schema_extra={"format": "date"}),
+    ] = None,
     check: Annotated[bool, Query(description="Compare with the live tables (present only).")] = False,
 ) -> Response:
     """Replay the log."""

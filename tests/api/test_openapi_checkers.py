@@ -30,7 +30,8 @@ from tests.api.conftest import Api
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-FUZZ_KEY = "fuzz-mini-maria"
+FUZZ_KEY = "fuzz-mini-maria"  # the parties' steps and the reads
+STEPS_KEY = "fuzz-mini-maria-steps"  # recommend, withdraw, consolidate: a withdrawal must not end the other's steps
 CLERK_PARTY = "2380"
 
 # ----------------------------------------------------------------------------------------------------------
@@ -39,7 +40,46 @@ CLERK_PARTY = "2380"
 # "one command table"), or a value no schema can describe. Remove an entry when its cause is fixed; the run
 # then checks that operation fully.
 # ----------------------------------------------------------------------------------------------------------
-KNOWN_SCHEMATHESIS_FAILURES: dict[tuple[str, str], dict[str, str]] = {}
+_COMMAND_BODIES = (
+    "command body or header being rebuilt by the lead (beslut/api/models.py, beslut/api/commands.py): If-Match "
+    "has no ETag pattern (an empty or `null` value is 422), `on` has no range (the coverage phase's 2000-01-01 is "
+    "before the recommendation: 422), text fields allow '' (422), `spec` is any string (a spec that does not "
+    "parse is 422)"
+)
+_COMMANDS = [
+    "/recommendations",
+    *(f"/recommendations/{{key}}/{step}" for step in ("recommend", "withdraw", "consolidate")),
+    *(
+        f"/recommendations/{{key}}/parties/{{party}}/{step}"
+        for step in ("prepare", "propose", "decide", "announce", "appeal", "settle", "report")
+    ),
+]
+_SIGNED = (
+    "a checkpoint, proof or public key is readable only when its content holds (subtrees folding into the root, "
+    "a PEM that decodes): a schema-valid but unreadable one is 422, which no schema can predict"
+)
+KNOWN_SCHEMATHESIS_FAILURES: dict[tuple[str, str], dict[str, str]] = {
+    **{("POST", path): {"positive_data_acceptance": _COMMAND_BODIES} for path in _COMMANDS},
+    ("PUT", "/contacts/{contact_id}"): {
+        "positive_data_acceptance": "ContactIn is in beslut/api/models.py (the lead's): party '' is 422"
+    },
+    **{
+        ("POST", path): {"positive_data_acceptance": _SIGNED}
+        for path in ("/audit/export/{key}", "/audit/prove", "/audit/prove-consistency", "/audit/verify")
+    },
+    ("POST", "/audit/verify-proof"): {"positive_data_acceptance": _SIGNED},
+    ("POST", "/audit/verify-export"): {"*": "an application/zip body: schemathesis cannot serialise one"},
+    ("GET", "/recommendations"): {"positive_data_acceptance": "an opaque cursor: only one this API gave out reads"},
+    ("GET", "/audit/replay"): {
+        "positive_data_acceptance": "as_of_recorded and as_of_valid exclude each other; OpenAPI parameters cannot say so"
+    },
+    ("POST", "/scheduler/tick"): {"positive_data_acceptance": "`now` must not be after the server's clock"},
+    ("POST", "/tokens"): {"positive_data_acceptance": "party goes with role clerk only (a rule across two fields)"},
+    ("POST", "/party-steps/import"): {
+        "negative_data_rejection": "a CSV or JSON Lines body is text: a generated object is sent as the text `{}`, "
+        "a header row with no steps, which imports nothing"
+    },
+}
 
 
 def document(api: Api) -> dict[str, Any]:
@@ -58,7 +98,7 @@ def test_a_body_that_is_not_utf8_is_invalid_input(api: Api) -> None:
     """Bytes that are no UTF-8 text: 422 invalid-input (documented on every command), not an undocumented 400."""
     response = api.client.post(
         "/scheduler/tick",
-        content=b"\xff\xfe{}",
+        content=b'{"now": "\xff"}',  # not UTF-8 (json.loads of bytes would read a BOM as UTF-16)
         headers={**api.headers("admin"), "Content-Type": "application/json"},
     )
     assert 422 == response.status_code
@@ -149,10 +189,10 @@ def free_port() -> int:
         return port
 
 
-def fuzz_spec(today: date) -> str:
+def fuzz_spec(today: date, key: str) -> str:
     """The 2022 spec under a new key, replying a quarter from today, so parties can still act on it."""
     text = (REPO / "examples" / "mini-maria-2022.toml").read_text(encoding="utf-8")
-    text = text.replace('key = "svom-2022-mini-maria"', f'key = "{FUZZ_KEY}"', 1)
+    text = text.replace('key = "svom-2022-mini-maria"', f'key = "{key}"', 1)
     text = text.replace("reply_by = 2022-09-30", f"reply_by = {today + timedelta(days=90)}", 1)
     return text.replace("in_force_on = 2023-01-01", f"in_force_on = {today + timedelta(days=200)}", 1)
 
@@ -163,8 +203,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     where = tmp_path_factory.mktemp("served")
     today = datetime.now(ZoneInfo("Europe/Stockholm")).date()  # the served app's clock is the system's
     beslut("demo", "--db", "demo.db", cwd=where)
-    (where / "fuzz.toml").write_text(fuzz_spec(today), encoding="utf-8")
-    beslut("propose", "fuzz.toml", "--on", str(today), "--db", "demo.db", cwd=where)
+    for key in (FUZZ_KEY, STEPS_KEY):
+        (where / f"{key}.toml").write_text(fuzz_spec(today, key), encoding="utf-8")
+        beslut("propose", f"{key}.toml", "--on", str(today), "--db", "demo.db", cwd=where)
     beslut("recommend", FUZZ_KEY, "--on", str(today), "--db", "demo.db", cwd=where)
     beslut("audit", "keygen", "--out-private", "key.pem", "--out-public", "key.pub", cwd=where)
     tokens = {
@@ -179,7 +220,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     log = (where / "serve.log").open("wb")
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [str(BIN / "beslut"), "serve", "--db", "demo.db", "--port", str(port), "--checkpoint-key", "key.pem"],
         cwd=where,
         env=env,
@@ -230,7 +271,7 @@ def schemathesis_config(served: Served) -> str:
     ]
     routes = [
         (r"^/recommendations/\{key\}/parties/", "clerk", {"key": FUZZ_KEY, "party": CLERK_PARTY}),
-        (r"^/recommendations/\{key\}/(recommend|withdraw|consolidate)$", "coordinator", {"key": FUZZ_KEY}),
+        (r"^/recommendations/\{key\}/(recommend|withdraw|consolidate)$", "coordinator", {"key": STEPS_KEY}),
         (r"^/recommendations/\{key\}", "auditor", {"key": FUZZ_KEY}),
         (r"^/audit/", "auditor", {"key": FUZZ_KEY}),
         (r"^/scheduler/", "coordinator", {}),
@@ -238,10 +279,12 @@ def schemathesis_config(served: Served) -> str:
     for (method, path), checks in KNOWN_SCHEMATHESIS_FAILURES.items():
         lines += [
             "[[operations]]",
-            f"include-method = {toml_string(method)}",
-            f"include-path = {toml_string(path)}",
+            f"include-name = {toml_string(f'{method} {path}')}",
         ]
-        lines += [f"checks.{check}.enabled = false" for check in checks]
+        if "*" in checks:
+            lines.append("enabled = false")
+        else:
+            lines += [f"checks.{check}.enabled = false" for check in checks]
     for regex, role, parameters in routes:
         lines += ["[[operations]]", f"include-path-regex = {toml_string(regex)}"]
         lines.append(f"headers = {{ Authorization = {toml_string(bearer[role])} }}")
@@ -258,7 +301,7 @@ def test_schemathesis_finds_nothing_and_the_log_still_verifies(served: Served) -
     config.write_text(schemathesis_config(served), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO), "BESLUT_FUZZ_TODAY": served.today, "NO_COLOR": "1"}
     started = time.monotonic()
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [str(BIN / "st"), "--config-file", str(config), "run", f"{served.url}/openapi.json", "--workers", "1"],
         capture_output=True,
         text=True,

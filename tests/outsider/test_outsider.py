@@ -90,7 +90,9 @@ def test_the_outsider_refuses_a_changed_log(made: Path, tmp_path: Path) -> None:
     previous = connection.execute("SELECT hash FROM audit_event WHERE seq = 4").fetchone()[0]
     for (seq,) in connection.execute("SELECT seq FROM audit_event WHERE seq >= 5 ORDER BY seq").fetchall():
         connection.execute("UPDATE audit_event SET prev_hash = ? WHERE seq = ?", (previous, seq))
-        [event] = [Event(*row) for row in connection.execute(f"SELECT {COLUMNS} FROM audit_event WHERE seq = ?", (seq,))]
+        [event] = [
+            Event(*row) for row in connection.execute(f"SELECT {COLUMNS} FROM audit_event WHERE seq = ?", (seq,))
+        ]
         previous = event_hash(event)
         connection.execute("UPDATE audit_event SET hash = ? WHERE seq = ?", (previous, seq))
     connection.commit()

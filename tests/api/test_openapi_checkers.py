@@ -110,7 +110,8 @@ def test_a_body_that_is_not_utf8_is_invalid_input(api: Api) -> None:
 
 
 def test_allowed_values_are_enums_and_dates_have_formats(api: Api) -> None:
-    """Roles, outbox statuses, machines and drawing formats are enums; dates and instants carry their format."""
+    """Roles, outbox statuses, machines and drawing formats are enums; dates and instants carry their format;
+    a checkpoint in a body has the shape of the file (docs/auditor.md)."""
     doc = document(api)
     paths, schemas = doc["paths"], doc["components"]["schemas"]
 
@@ -133,6 +134,10 @@ def test_allowed_values_are_enums_and_dates_have_formats(api: Api) -> None:
     assert "date-time" == flat(parameter("/audit/replay", "get", "as_of_recorded"))["format"]
     assert "date" == flat(parameter("/audit/replay", "get", "as_of_valid"))["format"]
     assert "date-time" == flat(schemas["Tick"]["properties"]["now"])["format"]
+    checkpoint = schemas["Prove"]["properties"]["checkpoint"]
+    assert "beslut-checkpoint/1" == checkpoint["properties"]["format"]["const"]
+    assert "date-time" == checkpoint["properties"]["created_at"]["format"]
+    assert set(checkpoint["required"]) == set(checkpoint["properties"])
 
 
 def test_an_empty_query_value_is_refused_as_the_schema_predicts(api: Api) -> None:

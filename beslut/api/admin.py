@@ -45,7 +45,9 @@ class TokenIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    role: str = Field(description="clerk | coordinator | auditor | admin")
+    role: str = Field(
+        description="clerk | coordinator | auditor | admin", json_schema_extra={"enum": list(tokens.ROLES)}
+    )
     party: str | None = Field(default=None, description="The one party a clerk may act for (a clerk needs it).")
     label: str | None = Field(default=None, description="What the token is for (shown by `GET /tokens`).")
 
@@ -174,9 +176,13 @@ def db_history(request: Request, principal: Admin) -> dict[str, Any]:
     },
 )
 def diagram(
-    machine: Annotated[str, PathParam(description=f"{' or '.join(MACHINES)}")],
+    machine: Annotated[
+        str, PathParam(description=f"{' or '.join(MACHINES)}", json_schema_extra={"enum": list(MACHINES)})
+    ],
     principal: CurrentPrincipal,
-    fmt: Annotated[str, Query(alias="format", description=f"{' or '.join(FORMATS)}")] = "mermaid",
+    fmt: Annotated[
+        str, Query(alias="format", description=f"{' or '.join(FORMATS)}", json_schema_extra={"enum": list(FORMATS)})
+    ] = "mermaid",
 ) -> Response:
     """Draw a machine."""
     del principal

@@ -12,6 +12,7 @@ the metrics under its kind. ``beslut serve`` runs this app with uvicorn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -158,6 +159,22 @@ def _count(request: Request, kind: Kind) -> None:
         request.app.state.metrics.record_command(name, kind.result)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the OpenAPI document gives the request's path (Starlette's 405 names only one route's).
+
+    One route per method is registered for a path, and Starlette answers 405 with the first partly
+    matching route's methods; the document lists them all, so the answer follows the document.
+    """
+    methods: set[str] = set()
+    for template, item in request.app.openapi()["paths"].items():
+        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, request.url.path):
+            methods.update(method.upper() for method in item)
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+    return ", ".join(sorted(methods))
+
+
 def _install_handlers(app: FastAPI) -> None:
     """Turn every exception into a problem document: the one place errors are mapped."""
 
@@ -188,7 +205,11 @@ def _install_handlers(app: FastAPI) -> None:
         detail = error.detail if isinstance(error.detail, str) else kind.title
         if error.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.method} {request.url.path}"
+        if error.status_code == 400:
+            detail = "the request body is not valid JSON (UTF-8 text)"
         headers = dict(error.headers) if error.headers else None
+        if error.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         return problem_response(kind, detail, instance=request.url.path, headers=headers)
 
 

@@ -60,8 +60,33 @@ _BROKEN_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
     409: {"description": "It does not verify (urn:beslut:problem:audit-broken); the extension members say why."}
 }
 
+_HEX: Final = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+#: The checkpoint file's shape (docs/auditor.md), so the document says what a checkpoint is; whether one holds
+#: (its subtrees fold into its root, its signature verifies) only reading it can tell.
+_CHECKPOINT_FIELDS: Final[dict[str, Any]] = {
+    "format": {"const": checkpoints.FORMAT},
+    "tree": {"const": checkpoints.TREE},
+    "log_id": _HEX,
+    "tree_size": {"type": "integer", "minimum": 1},
+    "head_seq": {"type": "integer", "minimum": 1},
+    "head_hash": _HEX,
+    "root": _HEX,
+    "subtrees": {"type": "array", "items": _HEX, "minItems": 1},
+    "created_at": {"type": "string", "format": "date-time"},
+    "key_id": _HEX,
+    "signature": {"type": "string", "pattern": "^[A-Za-z0-9+/]{86}==$"},
+}
+CHECKPOINT_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(_CHECKPOINT_FIELDS),
+    "properties": _CHECKPOINT_FIELDS,
+}
 PubKeyField = Field(description="The Ed25519 public key (PEM text, as the `--pubkey` file holds it).")
-CheckpointField = Field(description="A checkpoint, as `audit checkpoint` / `POST /audit/checkpoint` wrote it.")
+CheckpointField = Field(
+    description="A checkpoint, as `audit checkpoint` / `POST /audit/checkpoint` wrote it.",
+    json_schema_extra=CHECKPOINT_SCHEMA,
+)
 
 
 class _Body(BaseModel):
@@ -86,8 +111,8 @@ class Prove(_Body):
 class ProveConsistency(_Body):
     """A proof that the log signed by `second` extends the one signed by `first` (`audit prove-consistency`)."""
 
-    first: dict[str, Any] = Field(description="The earlier checkpoint.")
-    second: dict[str, Any] = Field(description="The later checkpoint.")
+    first: dict[str, Any] = Field(description="The earlier checkpoint.", json_schema_extra=CHECKPOINT_SCHEMA)
+    second: dict[str, Any] = Field(description="The later checkpoint.", json_schema_extra=CHECKPOINT_SCHEMA)
     pubkey: str | None = Field(default=None, description="Check both signatures with this key (PEM) first.")
 
 
@@ -274,9 +299,16 @@ def replay(
     request: Request,
     principal: CurrentPrincipal,
     as_of_recorded: Annotated[
-        str | None, Query(description="What the system showed at this instant (local time if no offset).")
+        str | None,
+        Query(
+            description="What the system showed at this instant (local time if no offset).",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
-    as_of_valid: Annotated[str | None, Query(description="What had been decided by this date (YYYY-MM-DD).")] = None,
+    as_of_valid: Annotated[
+        str | None,
+        Query(description="What had been decided by this date (YYYY-MM-DD).", json_schema_extra={"format": "date"}),
+    ] = None,
     check: Annotated[bool, Query(description="Compare with the live tables (present only).")] = False,
 ) -> Response:
     """Replay the log."""

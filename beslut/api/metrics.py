@@ -47,6 +47,10 @@ REFUSAL_RESULTS: Final = ("invalid", "not_found", "conflict", "unauthorized", "f
 #: Request latency buckets in seconds: a durable SQLite command takes a few milliseconds here.
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED_ROUTE: Final = "<unmatched>"
+#: The methods the latency histogram names; any other method a client sends (anyone may, unauthenticated)
+#: counts as :data:`OTHER_METHOD`, so the label stays bounded.
+KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+OTHER_METHOD: Final = "other"
 
 
 class ApiMetrics:
@@ -100,7 +104,8 @@ class ApiMetrics:
             self.refusals.labels(reason=reason or result).inc()
 
     def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
-        """Record one answered HTTP request."""
+        """Record one answered HTTP request (a method outside :data:`KNOWN_METHODS` as :data:`OTHER_METHOD`)."""
+        method = method if method in KNOWN_METHODS else OTHER_METHOD
         self.latency.labels(method=method, route=route, status=str(status)).observe(seconds)
 
     def render(self, accept: str | None = None) -> tuple[bytes, str]:
@@ -237,7 +242,8 @@ class RequestTimer:
     A plain ASGI callable rather than Starlette's ``BaseHTTPMiddleware``, which adds a
     task and a stream per request. The route label is the matched route's *template*
     (``/recommendations/{key}``), read from the scope after routing, never the raw path,
-    so the label stays bounded whatever clients send.
+    so the label stays bounded whatever clients send; likewise the method label
+    (:meth:`ApiMetrics.observe_request`).
     """
 
     def __init__(self, app: _ASGIApp, metrics: ApiMetrics) -> None:
@@ -283,4 +289,13 @@ def install_metrics(app: FastAPI, store: Store, *, clock: Clock | None = None) -
     return metrics
 
 
-__all__ = ["COMMAND_RESULTS", "REFUSAL_RESULTS", "ApiMetrics", "RequestTimer", "StoreCollector", "install_metrics"]
+__all__ = [
+    "COMMAND_RESULTS",
+    "KNOWN_METHODS",
+    "OTHER_METHOD",
+    "REFUSAL_RESULTS",
+    "ApiMetrics",
+    "RequestTimer",
+    "StoreCollector",
+    "install_metrics",
+]

@@ -70,8 +70,9 @@ _BY_EXCEPTION: Final[tuple[tuple[type[BeslutError], Kind], ...]] = (
     (StoreError, STORE),
 )
 
-# HTTP errors Starlette raises itself (unknown path, method not allowed, ...).
-_BY_STATUS: Final = {401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 422: INVALID}
+# HTTP errors Starlette raises itself (unknown path, method not allowed, ...). A 400 is FastAPI's answer to a
+# body it cannot parse (not UTF-8, say): the same refusal as a body that is not JSON, so 422 invalid-input.
+_BY_STATUS: Final = {400: INVALID, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND, 422: INVALID}
 
 
 class ApiProblem(Exception):

@@ -21,6 +21,7 @@ from beslut.api.problems import PROBLEM_RESPONSES
 from beslut.api.views import audit_record_json, contact_json, deadline_json, heartbeat_json, outbox_json
 from beslut.audit import service
 from beslut.errors import NotFound
+from beslut.states.records import OUTBOX_STATUSES
 from beslut.states.views import case_status
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
@@ -176,7 +177,10 @@ def deadlines(
 def outbox(
     request: Request,
     principal: CurrentPrincipal,
-    status: Annotated[str | None, Query(description="queued | sent | failed | skipped")] = None,
+    status: Annotated[
+        str | None,
+        Query(description="queued | sent | failed | skipped", json_schema_extra={"enum": list(OUTBOX_STATUSES)}),
+    ] = None,
     limit: Annotated[int | None, Query(ge=1, description="At most this many rows.")] = None,
 ) -> list[dict[str, Any]]:
     """The outbox."""

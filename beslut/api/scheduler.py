@@ -36,6 +36,7 @@ class Tick(BaseModel):
             "The instant to fire deadlines at (ISO 8601; Europe/Stockholm local time if no offset; a bare date "
             "means 00:00). Not after the server's clock. Default: the server's clock."
         ),
+        json_schema_extra={"format": "date-time"},
     )
 
 

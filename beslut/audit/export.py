@@ -12,7 +12,7 @@ where this deviates from CSIP 2.1 / SIP 2.1)::
     representations/rep1/data/status.json     the recommendation replayed from those events (`status --json`)
     representations/rep1/data/erms.xml        the case as FGS Ärendehantering / CITS ERMS metadata (:mod:`.erms`)
     representations/rep1/data/case-report.html  timeline, decisions and allocation, for people
-    schemas/                                  (empty: the XML schemas are not shipped; see docs/auditor.md)
+    schemas/                                  the METS, XLink and CSIP/SIP extension XSDs (beslut/audit/schemas/)
     documentation/verify-offline.md           how to check the package without the database
 
 :func:`verify_package` checks, with no database: every file listed with the right size
@@ -32,6 +32,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
@@ -62,6 +63,8 @@ SOFTWARE_VERSION: Final = "0.1.0"
 SOFTWARE: Final = f"{_package} {SOFTWARE_VERSION}"
 MAX_EVENTS_LINE: Final = 10_000_000
 REP: Final = "representations/rep1"
+#: The XML schemas the package's METS documents use, shipped in its `schemas/` (beslut/audit/schemas/README.md).
+SCHEMAS: Final = ("mets.xsd", "xlink.xsd", "DILCISExtensionMETS.xsd", "DILCISExtensionSIPMETS.xsd")
 for _prefix, _uri in (("mets", METS_NS), ("xlink", XLINK_NS), ("csip", CSIP_NS), ("sip", SIP_NS), ("xsi", XSI_NS)):
     ET.register_namespace(_prefix, _uri)
 ET.register_namespace("premis", PREMIS_NS)
@@ -71,6 +74,7 @@ _MIME: Final = {
     ".json": "application/json",
     ".html": "text/html",
     ".xml": "text/xml",
+    ".xsd": "text/xml",
     ".md": "text/markdown",
 }
 
@@ -142,13 +146,13 @@ def write_package(
             files["metadata/other/checkpoint.json"] = checkpoint.to_text().encode("utf-8")
             files["metadata/other/inclusion-proofs.json"] = _proofs_file(checkpoint, inclusions, records)
         files["documentation/verify-offline.md"] = _verify_offline(key).encode("utf-8")
+        files.update(_schemas())
         files["metadata/preservation/premis.xml"] = _premis(files, created)
         files["METS.xml"] = _package_mets(key, status, files, created)
         for name, data in files.items():
             path = out / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        (out / "schemas").mkdir(exist_ok=True)
     except OSError as error:
         raise InvalidInput(f"cannot write the package to {out}: {error.strerror or error}") from None
     return Exported(root=out, files=len(files), events=len(records), proven=len(inclusions))
@@ -179,7 +183,8 @@ def _file_element(parent: ET.Element, ident: str, href: str, data: bytes, create
 
 
 def _header(root: ET.Element, created: str, issuer: str | None) -> None:
-    header = ET.SubElement(root, _m("metsHdr"), {"CREATEDATE": created, _c("OAISPACKAGETYPE"): "SIP"})
+    dates = {"CREATEDATE": created, "LASTMODDATE": created}
+    header = ET.SubElement(root, _m("metsHdr"), {**dates, _c("OAISPACKAGETYPE"): "SIP"})
     software = ET.SubElement(header, _m("agent"), {"ROLE": "CREATOR", "TYPE": "OTHER", "OTHERTYPE": "SOFTWARE"})
     ET.SubElement(software, _m("name")).text = _package
     ET.SubElement(software, _m("note"), {_c("NOTETYPE"): "SOFTWARE VERSION"}).text = SOFTWARE_VERSION
@@ -238,7 +243,7 @@ def _package_mets(key: str, status: dict[str, Any], files: dict[str, bytes], cre
         if href not in files:
             continue
         admids.append(ident)
-        section = ET.SubElement(amd, _m("digiprovMD"), {"ID": ident})
+        section = ET.SubElement(amd, _m("digiprovMD"), {"ID": ident, "STATUS": "CURRENT"})
         data = files[href]
         ET.SubElement(
             section,
@@ -264,7 +269,9 @@ def _package_mets(key: str, status: dict[str, Any], files: dict[str, bytes], cre
         files["documentation/verify-offline.md"],
         created,
     )
-    ET.SubElement(file_sec, _m("fileGrp"), {"ID": "fileGrp-schemas", "USE": "Schemas"})
+    schemas = ET.SubElement(file_sec, _m("fileGrp"), {"ID": "fileGrp-schemas", "USE": "Schemas"})
+    for index, name in enumerate(sorted(n for n in files if n.startswith("schemas/"))):
+        _file_element(schemas, f"file-schema-{index + 1}", name, files[name], created)
     representation = ET.SubElement(
         file_sec,
         _m("fileGrp"),
@@ -290,6 +297,12 @@ def _package_mets(key: str, status: dict[str, Any], files: dict[str, bytes], cre
         {"LOCTYPE": "URL", _x("type"): "simple", _x("href"): f"{REP}/METS.xml", _x("title"): "fileGrp-rep1"},
     )
     return _serialise(root)
+
+
+def _schemas() -> dict[str, bytes]:
+    """The shipped XSDs by their path in the package: CSIP113 asks for the schemas used (CSIP66: no empty group)."""
+    folder = resources.files("beslut.audit").joinpath("schemas")
+    return {f"schemas/{name}": folder.joinpath(name).read_bytes() for name in SCHEMAS}
 
 
 def _premis(files: dict[str, bytes], created: str) -> bytes:

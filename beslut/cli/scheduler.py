@@ -100,7 +100,7 @@ def deadlines(
             raise InvalidInput(f"--ics: directory {ics.parent} does not exist")
         cases = {c.key: c for c in engine.cases()}
         try:
-            ics.write_bytes(calendar_bytes(rows, cases))
+            ics.write_bytes(calendar_bytes(rows, cases, engine.clock.now()))
         except OSError as error:  # a directory, a name too long, no permission, a full disk
             raise InvalidInput(f"--ics: cannot write {ics}: {error.strerror or error}") from None
     if json_output:

@@ -138,6 +138,22 @@ class TestExposition:
         assert 1.0 == samples[(count, (("method", "GET"), ("route", "<unmatched>"), ("status", "404")))]
         assert not any("/things/a" in str(labels) for _, labels in samples)
 
+    def test_an_unknown_method_adds_no_series(self, client: TestClient) -> None:
+        """Made-up methods (anyone may send them, unauthenticated) share the `other` label; no new series each."""
+        client.get("/things/a")
+        client.request("FOOBAR0", "/things/a")
+        client.request("FOOBAR0", "/healthz")
+        scrape(client)  # the scrape itself is a request: its series exists from here on
+        before = scrape(client)
+        for method in ("FOOBAR1", "FOOBAR2", "FOOBAR1"):
+            client.request(method, "/things/a")
+            client.request(method, "/healthz")
+        after = scrape(client)
+        assert set(before) == set(after)
+        assert not any("FOOBAR" in str(labels) for _, labels in after)
+        methods = {dict(labels).get("method") for name, labels in after if name.startswith("beslut_http_request")}
+        assert {"GET", "other"} == methods
+
     def test_two_apps_in_one_process_keep_their_own_counts(self, store: Store, clock: FixedClock) -> None:
         """Each app has its own registry: no duplicate-name error, and counts do not leak across."""
         first, second = metrics_app(store, clock), metrics_app(store, clock)

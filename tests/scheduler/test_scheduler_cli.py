@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+import time_machine
 import typer.main
 from icalendar import Calendar
 
@@ -175,6 +176,40 @@ class TestDeadlines:
         escalations = [summary for start, summary in starts if start == local(2022, 10, 15)]
         assert 9 == len(escalations)
         assert any("Östersunds kommun" in summary and KEY in summary for summary in escalations)
+
+    def test_ics_passes_icalendars_own_checks(self, late: str, tmp_path: Path) -> None:
+        """Every file --ics writes validates: a VTIMEZONE for the TZID (RFC 5545 3.2.19), DTSTAMP = when made.
+
+        The files of one recommendation, of all, and of a calendar with no pending deadline are each
+        parsed back; icalendar finds no missing TZID, `validate()` passes, each event's instant is the
+        one `deadlines --json` lists, and DTSTAMP is the (travelled) clock's instant in UTC.
+        """
+        made = local(2022, 9, 27, 14)
+        with time_machine.travel(made, tick=False):
+            ok("deadlines", KEY, "--ics", str(tmp_path / "one.ics"), db=late)
+            ok("deadlines", "--ics", str(tmp_path / "all.ics"), db=late)
+        empty = tmp_path / "empty.db"
+        with Engine.open(str(empty), actor="setup") as api:
+            api.init()
+        with time_machine.travel(made, tick=False):
+            ok("deadlines", "--ics", str(tmp_path / "empty.ics"), db=str(empty))
+
+        for name, db in (("one", late), ("all", late), ("empty", str(empty))):
+            text = (tmp_path / f"{name}.ics").read_text(encoding="utf-8")
+            calendar = Calendar.from_ical(text)
+            calendar.validate()  # type: ignore[no-untyped-call]
+            assert set() == calendar.get_missing_tzids()
+            assert ["Europe/Stockholm"] == [tz.tz_name for tz in calendar.timezones]
+            args = ("deadlines", KEY, "--json") if name == "one" else ("deadlines", "--json")
+            rows = ok(*args, db=db).json()
+            events = calendar.events
+            assert len(rows) == len(events)
+            assert sorted(datetime.fromisoformat(r["due_at"]) for r in rows) == sorted(e.start for e in events)
+            assert {made.astimezone(UTC)} >= {e.DTSTAMP for e in events}
+            stamps = [line for line in text.splitlines() if line.startswith("DTSTAMP")]
+            assert len(events) == len(stamps)
+            assert all(line.endswith("Z") for line in stamps)
+        assert 0 == len(Calendar.from_ical((tmp_path / "empty.ics").read_bytes()).events)
 
     def test_unknown_key_and_missing_directory_are_refused(self, late: str, tmp_path: Path) -> None:
         """An unknown recommendation, or --ics into a directory that does not exist, is refused; no file appears."""

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from beslut.api import admin, audit, commands, imports, reads, scheduler, tokens
+from beslut.api.limits import RequestLimits
 from beslut.api.metrics import install_metrics
 from beslut.api.problems import (
     INTERNAL,
@@ -146,6 +147,7 @@ def create_app(
         )
     )
     _install_handlers(app)
+    app.add_middleware(RequestLimits)  # outermost of ours: a body over its limit is refused before anything reads it
     return app
 
 

@@ -80,6 +80,7 @@ class RequestLimits:
         self.heavy_running = 0  # touched only on the event loop: no lock needed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the declared size, take a heavy slot if the route is heavy, then run the app counting the body."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -94,7 +95,7 @@ class RequestLimits:
             return
         if self.heavy_running >= self.heavy_concurrency:
             detail = f"{self.heavy_concurrency} heavy requests are running; retry in {RETRY_AFTER_SECONDS} s"
-            await _refuse(scope, receive, send, BUSY, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+            await _refuse(scope, receive, send, BUSY, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
             return
         self.heavy_running += 1
         try:
@@ -152,10 +153,11 @@ def _too_large(limit: RouteLimit) -> str:
 
 
 async def _refuse(
-    scope: Scope, receive: Receive, send: Send, kind: Kind, detail: str, headers: dict[str, str] | None = None
+    scope: Scope, receive: Receive, send: Send, kind: Kind, detail: str, *, headers: dict[str, str] | None = None
 ) -> None:
     """Answer with a problem document, closing the connection (the unread body is not drained)."""
-    response = problem_response(kind, detail, instance=scope["path"], headers={**(headers or {}), "Connection": "close"})
+    closing = {**(headers or {}), "Connection": "close"}
+    response = problem_response(kind, detail, instance=scope["path"], headers=closing)
     await response(scope, receive, send)
 
 

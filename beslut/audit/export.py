@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from defusedxml import DefusedXmlException
-from defusedxml import ElementTree as defused
+from defusedxml import ElementTree as DefusedET
 
 from beslut import __name__ as _package
 from beslut.audit import checkpoint as cp
@@ -472,7 +472,7 @@ def _parse_xml(path: Path, data: bytes | None = None) -> ET.Element:
         except OSError as error:
             raise _fail(f"cannot read {path.name}: {error.strerror or error}") from None
     try:
-        parsed: ET.Element = defused.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parsed: ET.Element = DefusedET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
         raise _fail(f"{path.name} declares a DTD or entities, which a package never does") from None
     except ET.ParseError as error:

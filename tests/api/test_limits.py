@@ -69,8 +69,7 @@ def served(cli_db: str, tmp_path: Path) -> Iterator[Served]:
 
 def connect(served: Served) -> socket.socket:
     """A socket to the server that gives up (failing the test) if the server stays silent for 20 s."""
-    sock = socket.create_connection((served.host, served.port), timeout=20)
-    return sock
+    return socket.create_connection((served.host, served.port), timeout=20)
 
 
 def head(method: str, path: str, headers: dict[str, str]) -> bytes:

@@ -10,61 +10,26 @@ controls exactly how much of a body is ever sent.
 from __future__ import annotations
 
 import json
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.api.test_serve import _free_port, _wait_until_up
-from tests.cli.helpers import SCRIPT, ok
+from tests.api.served import Served, serve
 from tests.conftest import KEY
 
 MIB = 1024 * 1024
 DECIDE = f"/recommendations/{KEY}/parties/2380/decide"
 
 
-@dataclass
-class Served:
-    """A `beslut serve` process: where it listens and an admin token."""
-
-    host: str
-    port: int
-    token: str
-    db: str
-
-    @property
-    def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
 @pytest.fixture
 def served(cli_db: str, tmp_path: Path) -> Iterator[Served]:
-    """`beslut serve` on the 2022 case, with an admin token."""
-    token = ok("token", "create", "--role", "admin", db=cli_db).stdout.strip()
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--db", cli_db, "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_until_up(f"http://127.0.0.1:{port}", process)
-        yield Served("127.0.0.1", port, token, cli_db)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+    """`beslut serve` on the 2022 case, with a token per role."""
+    with serve(cli_db, tmp_path) as server:
+        yield server
 
 
 def connect(served: Served) -> socket.socket:

@@ -17,8 +17,8 @@ from beslut.api import paging
 from beslut.api.audit import verify_answer
 from beslut.api.auth import CurrentPrincipal, TokenSecret, authorise, store_of
 from beslut.api.commands import case_response, engine_for
-from beslut.api.problems import PROBLEM_RESPONSES
 from beslut.api.need_to_know import contacts_for, outbox_for
+from beslut.api.problems import PROBLEM_RESPONSES
 from beslut.api.views import audit_record_json, deadline_json, heartbeat_json
 from beslut.audit import service
 from beslut.errors import NotFound

@@ -39,8 +39,9 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from beslut import failpoints
 from beslut.errors import ConcurrencyConflict, Duplicate, StoreError
+from beslut.persistence import _sessions
 from beslut.persistence import _tables as t
-from beslut.persistence.abc import ApiToken, OverdueParty, Reader, Store, UnitOfWork
+from beslut.persistence.abc import ApiToken, DashboardSession, OverdueParty, Reader, Store, UnitOfWork
 from beslut.persistence.schema import schema_state
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, format_instant, seal
 from beslut.states.case import UNDECIDED, Case, Event, PartyDecision
@@ -420,6 +421,10 @@ class SqlReader(Reader):
         """The token with this secret hash, or None."""
         row = self.connection.execute(_TOKEN_BY_HASH, {"digest": token_sha256}).mappings().first()
         return ApiToken(**dict(row)) if row is not None else None
+
+    def session_by_hash(self, session_sha256: str) -> tuple[DashboardSession, ApiToken] | None:
+        """The dashboard session with this secret hash and its token (beslut/persistence/_sessions.py)."""
+        return _sessions.session_by_hash(self.connection, session_sha256)
 
     def known_parties(self) -> set[str]:
         """Party keys named by any recommendation, as a party or as its coordinator."""
@@ -821,6 +826,14 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             .values(revoked_at=now)
         )
         return bool(result.rowcount == 1)
+
+    def add_session(self, session: DashboardSession, *, now: datetime) -> None:
+        """Insert a dashboard session (beslut/persistence/_sessions.py)."""
+        _sessions.add_session(self.connection, session, now=now)
+
+    def revoke_session(self, session_sha256: str, *, now: datetime) -> bool:
+        """End a dashboard session (beslut/persistence/_sessions.py)."""
+        return _sessions.revoke_session(self.connection, session_sha256, now=now)
 
 
 class SqlStore(Store):

@@ -34,6 +34,18 @@ class ApiToken:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DashboardSession:
+    """A dashboard sign-in as stored: the SHA-256 of its secret (the cookie), never the secret, and its token's id."""
+
+    id: str
+    session_sha256: str
+    token_id: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class OverdueParty:
     """One party past its reply date without a decision, on a recommendation still open for decisions."""
 
@@ -100,6 +112,10 @@ class Reader(ABC):
     @abstractmethod
     def api_token_by_hash(self, token_sha256: str) -> ApiToken | None:
         """The token whose secret hashes to *token_sha256* (revoked or not), or None."""
+
+    @abstractmethod
+    def session_by_hash(self, session_sha256: str) -> tuple[DashboardSession, ApiToken] | None:
+        """The dashboard session whose secret hashes to *session_sha256* and the token it was opened with, or None."""
 
     @abstractmethod
     def known_parties(self) -> set[str]:
@@ -297,6 +313,14 @@ class UnitOfWork(Reader):
     def revoke_api_token(self, token_id: str, *, now: datetime) -> bool:
         """Mark the token revoked at *now*; False (and nothing changed) if unknown or already revoked."""
 
+    @abstractmethod
+    def add_session(self, session: DashboardSession, *, now: datetime) -> None:
+        """Insert a new dashboard session, and delete the sessions that ended (expired or revoked) before *now*."""
+
+    @abstractmethod
+    def revoke_session(self, session_sha256: str, *, now: datetime) -> bool:
+        """End the unrevoked session with this secret hash at *now*; False if there is none."""
+
 
 class Store(ABC):
     """A database that holds recommendations, deadlines and the audit log."""
@@ -337,4 +361,4 @@ class Store(ABC):
         raise NotImplementedError
 
 
-__all__ = ["ApiToken", "OverdueParty", "Reader", "Store", "UnitOfWork"]
+__all__ = ["ApiToken", "DashboardSession", "OverdueParty", "Reader", "Store", "UnitOfWork"]

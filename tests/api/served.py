@@ -7,10 +7,13 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from beslut.api import tokens as token_service
+from beslut.persistence import open_store
 from tests.api.test_serve import _free_port, _wait_until_up
-from tests.cli.helpers import SCRIPT, ok
+from tests.cli.helpers import SCRIPT
 
 ROLES = {
     "admin": ("admin", None),
@@ -47,11 +50,14 @@ class Served:
 
 @contextmanager
 def serve(db: str, cwd: Path, *options: str) -> Iterator[Served]:
-    """Create a token per role, start `beslut serve --db DB OPTIONS`, yield it, stop it."""
+    """Issue a token per role, start `beslut serve --db DB OPTIONS`, yield it, stop it."""
     tokens = {}
-    for who, (role, party) in ROLES.items():
-        args = ["token", "create", "--role", role, *(["--party", party] if party else [])]
-        tokens[who] = ok(*args, db=db).stdout.strip()
+    store = open_store(db)
+    try:  # in-process: five `beslut token create` processes would take longer than the server's start
+        for who, (role, party) in ROLES.items():
+            tokens[who] = token_service.issue(store, role=role, party=party, label=who, now=datetime.now(UTC))[1]
+    finally:
+        store.close()
     port = _free_port()
     process = subprocess.Popen(
         [str(SCRIPT), "serve", "--db", db, "--port", str(port), *options],

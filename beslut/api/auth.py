@@ -5,7 +5,7 @@ A request authenticates with an API token (see :mod:`beslut.api.tokens`), sent a
 sign-in sets, which carries a short-lived session acting for a token, never the token
 (:mod:`beslut.api.sessions`); the header wins when both are sent. A write (any method
 but GET, HEAD, OPTIONS) authenticated by the cookie must come with an ``Origin`` naming
-this host (:func:`check_origin`): SameSite=Strict keeps the cookie from other sites, but
+this host (:func:`foreign_origin`): SameSite=Strict keeps the cookie from other sites, but
 not from a sibling on the same site, which a browser still counts as same-site. Every route depends on
 :func:`current_principal` or on one of the checks built from it, or (the hot reads) on
 :data:`TokenSecret` plus :func:`authorise` inside the route's own read transaction, so
@@ -79,6 +79,7 @@ class Credential:
     secret: str
     cookie: bool
     now: datetime  # the app's clock when the request came: a session's expiry is checked against it
+    foreign_write: str | None = None  # why a write by cookie is refused (403) once the session is known
 
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -93,28 +94,29 @@ async def token_secret(
 
     Asynchronous and without I/O, so FastAPI runs it on the event loop (no thread hop);
     the OpenAPI document still lists both security schemes for every route using it. A
-    write carried by the cookie is refused (403) here unless its Origin is this host.
+    write carried by the cookie is marked to be refused (403) unless its Origin is this host.
     """
     if bearer is not None and bearer.credentials:
         return Credential(bearer.credentials, cookie=False, now=request.app.state.clock.now())
     if not cookie:
         raise ApiProblem(UNAUTHORIZED, "no API token: send Authorization: Bearer <token>", headers=_CHALLENGE)
-    if request.method not in SAFE_METHODS:
-        check_origin(request)
-    return Credential(cookie, cookie=True, now=request.app.state.clock.now())
+    foreign = foreign_origin(request) if request.method not in SAFE_METHODS else None
+    return Credential(cookie, cookie=True, now=request.app.state.clock.now(), foreign_write=foreign)
 
 
-def check_origin(request: Request) -> None:
-    """Refuse (403) a write by cookie whose ``Origin`` is missing or names another host than the request's.
+def foreign_origin(request: Request) -> str | None:
+    """Why a write by cookie may not be done: its ``Origin`` is missing or names another host; None when it may.
 
     Only the host is compared (as the dashboard's sign-in does), so a proxy ending TLS in front
-    of the app passes; a sibling on the same site (``https://sibling.example``) does not.
+    of the app passes; a sibling on the same site (``https://sibling.example``) does not. The
+    refusal (403) comes after the session is checked, so an unknown cookie is still a 401.
     """
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
-        raise ApiProblem(FORBIDDEN, "a write authenticated by the dashboard's cookie needs an Origin header")
+        return "a write authenticated by the dashboard's cookie needs an Origin header naming this host"
     if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
-        raise ApiProblem(FORBIDDEN, f"a write authenticated by the dashboard's cookie from {origin[:80]!r} is refused")
+        return f"a write authenticated by the dashboard's cookie from {origin[:80]!r} is refused"
+    return None
 
 
 TokenSecret = Annotated[Credential, Depends(token_secret)]
@@ -134,7 +136,10 @@ def authorise(reader: Reader, credential: Credential) -> Principal:
         ApiProblem: 401, the token is unknown or revoked, or the session unknown, ended or its token revoked.
     """
     if credential.cookie:
-        return _principal(sessions.session_token_in(reader, credential.secret, now=credential.now), cookie=True)
+        principal = _principal(sessions.session_token_in(reader, credential.secret, now=credential.now), cookie=True)
+        if credential.foreign_write is not None:
+            raise ApiProblem(FORBIDDEN, credential.foreign_write)
+        return principal
     return _principal(tokens.authenticate_in(reader, credential.secret), cookie=False)
 
 

@@ -430,7 +430,8 @@ def verify_package(root: Path, public_key: Ed25519PublicKey | None) -> PackageRe
     """Check a package offline; see the module docstring.
 
     Raises:
-        InvalidInput: *root* is not a directory.
+        InvalidInput: *root* is not a directory, or the package asks for more work than a package needs (a
+            manifest listing a file twice, more than MAX_LISTED_ENTRIES files or MAX_MANIFESTS manifests).
         AuditVerificationFailed: anything about the package that does not hold (names the file and what).
     """
     if not root.is_dir():

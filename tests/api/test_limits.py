@@ -10,14 +10,18 @@ controls exactly how much of a body is ever sent.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from beslut.api.limits import ROUTE_LIMITS
+from tests.api.conftest import Api
 from tests.api.served import Served, serve
 from tests.conftest import KEY
 
@@ -163,3 +167,20 @@ def test_heavy_requests_beyond_the_bound_are_503_with_retry_after(served: Served
             break
         time.sleep(0.05)
     assert 422 == after.status_code, after.text
+
+
+def test_every_limited_route_is_a_route_of_the_app(api: Api) -> None:
+    """The limits are keyed by path: a route renamed without its limit would silently fall back to the default."""
+    routes = list(_routes(api.client.app.routes))
+    for limit in ROUTE_LIMITS:
+        as_paths = [re.sub(r"\{[^}]+\}", "x", path) for method, path in routes if method == limit.method]
+        assert any(limit.path.fullmatch(path) for path in as_paths), (limit.method, limit.path.pattern)
+
+
+def _routes(routes: list[Any]) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route, into the routers the app includes (no prefixes are used)."""
+    for route in routes:
+        if hasattr(route, "methods") and hasattr(route, "path"):
+            yield from ((method, route.path) for method in route.methods)
+        elif hasattr(route, "original_router"):
+            yield from _routes(route.original_router.routes)

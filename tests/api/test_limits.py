@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from beslut.api.limits import ROUTE_LIMITS
 from tests.api.conftest import Api
@@ -171,7 +172,9 @@ def test_heavy_requests_beyond_the_bound_are_503_with_retry_after(served: Served
 
 def test_every_limited_route_is_a_route_of_the_app(api: Api) -> None:
     """The limits are keyed by path: a route renamed without its limit would silently fall back to the default."""
-    routes = list(_routes(api.client.app.routes))
+    app = api.client.app
+    assert isinstance(app, FastAPI)
+    routes = list(_routes(app.routes))
     for limit in ROUTE_LIMITS:
         as_paths = [re.sub(r"\{[^}]+\}", "x", path) for method, path in routes if method == limit.method]
         assert any(limit.path.fullmatch(path) for path in as_paths), (limit.method, limit.path.pattern)

@@ -40,6 +40,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from beslut.api import sessions, tokens
 from beslut.api.problems import FORBIDDEN, UNAUTHORIZED, ApiProblem
+from beslut.clock import Clock, SystemClock
 from beslut.persistence import Store
 from beslut.persistence.abc import ApiToken, Reader
 
@@ -97,11 +98,17 @@ async def token_secret(
     write carried by the cookie is marked to be refused (403) unless its Origin is this host.
     """
     if bearer is not None and bearer.credentials:
-        return Credential(bearer.credentials, cookie=False, now=request.app.state.clock.now())
+        return Credential(bearer.credentials, cookie=False, now=_now(request))
     if not cookie:
         raise ApiProblem(UNAUTHORIZED, "no API token: send Authorization: Bearer <token>", headers=_CHALLENGE)
     foreign = foreign_origin(request) if request.method not in SAFE_METHODS else None
-    return Credential(cookie, cookie=True, now=request.app.state.clock.now(), foreign_write=foreign)
+    return Credential(cookie, cookie=True, now=_now(request), foreign_write=foreign)
+
+
+def _now(request: Request) -> datetime:
+    """The app's clock (tests fix it), or the system's on an app that set none."""
+    clock: Clock = getattr(request.app.state, "clock", None) or SystemClock()
+    return clock.now()
 
 
 def foreign_origin(request: Request) -> str | None:

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from beslut.api import admin, audit, commands, imports, reads, scheduler, tokens
+from beslut.api.limits import RequestLimits
 from beslut.api.metrics import install_metrics
 from beslut.api.problems import (
     INTERNAL,
@@ -35,6 +36,7 @@ from beslut.api.problems import (
     problem_response,
     validation_detail,
 )
+from beslut.api.sessions import StoreSessions
 from beslut.audit import keys
 from beslut.clock import Clock, SystemClock
 from beslut.errors import BeslutError, NotFound
@@ -96,6 +98,8 @@ def create_app(
     clock: Clock | None = None,
     calendar: BusinessCalendar | None = None,
     checkpoint_key: Ed25519PrivateKey | Path | None = None,
+    secure_cookies: bool = False,
+    api_docs: bool = False,
 ) -> FastAPI:
     """The FastAPI app serving the store *target* (a path, a URL, or an open store the caller keeps owning).
 
@@ -105,6 +109,8 @@ def create_app(
         calendar: the business calendar for rolling dates.
         checkpoint_key: the Ed25519 private key (or its PEM file) `POST /audit/checkpoint` signs with;
             without one that endpoint answers 503. Loaded here, so a bad key stops the server at start.
+        secure_cookies: mark the dashboard's session cookie ``Secure`` (``serve --secure-cookies``, behind HTTPS).
+        api_docs: serve the interactive pages ``/docs`` and ``/redoc`` (off: they load script from a CDN).
 
     Raises:
         NotFound: the database does not exist or is not initialised.
@@ -129,6 +135,8 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url="/docs" if api_docs else None,
+        redoc_url="/redoc" if api_docs else None,
     )
     app.state.store = store
     app.state.clock = clock or SystemClock()
@@ -144,9 +152,12 @@ def create_app(
             Engine(store, clock=app.state.clock, calendar=app.state.calendar),
             authenticate=lambda secret: tokens.authenticate(store, secret),
             clock=app.state.clock,
+            secure_cookie=secure_cookies,
+            sessions=StoreSessions(store, app.state.clock),
         )
     )
     _install_handlers(app)
+    app.add_middleware(RequestLimits)  # outermost of ours: a body over its limit is refused before anything reads it
     return app
 
 

@@ -467,15 +467,35 @@ def unpack(archive: Path, into: Path) -> Path:
                 raise InvalidInput(f"archive member {member.filename[:80]!r} is outside the package")
             if (member.external_attr >> 16) & 0o170000 == 0o120000:
                 raise InvalidInput(f"archive member {member.filename[:80]!r} is a link")
+            _check_readable(member)
         try:
             for member in members:
                 _extract(zipped, member, into)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as error:
             raise InvalidInput(f"the archive cannot be unpacked: {error}") from None
     found = sorted(into.rglob("METS.xml"), key=lambda p: len(p.parts))
     if not found:
         raise InvalidInput("the archive holds no package: no METS.xml in it")
     return found[0].parent
+
+
+_READABLE: Final = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+
+
+def _check_readable(member: zipfile.ZipInfo) -> None:
+    """Refuse (422, naming it) a member flagged as encrypted or compressed with a method zipfile cannot read.
+
+    Why before unpacking: :mod:`zipfile` raises ``RuntimeError`` / ``NotImplementedError`` for
+    these only when the member is opened, which is not a refusal of the input but looked like
+    a fault of the server (500).
+    """
+    if member.flag_bits & 0x1:
+        raise InvalidInput(f"archive member {member.filename[:80]!r} is encrypted: a package is never encrypted")
+    if member.compress_type not in _READABLE:
+        raise InvalidInput(
+            f"archive member {member.filename[:80]!r} uses compression method {member.compress_type}, "
+            "which is not supported (stored, deflate, bzip2 or LZMA)"
+        )
 
 
 def _extract(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, into: Path) -> None:

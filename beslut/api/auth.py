@@ -1,8 +1,12 @@
 """Who is calling, and may they: the API's authentication and role checks as FastAPI dependencies.
 
 A request authenticates with an API token (see :mod:`beslut.api.tokens`), sent as
-``Authorization: Bearer <token>`` or, for the dashboard's pages, in the
-``beslut_token`` cookie; the header wins when both are sent. Every route depends on
+``Authorization: Bearer <token>``, or with the ``beslut_token`` cookie the dashboard's
+sign-in sets, which carries a short-lived session acting for a token, never the token
+(:mod:`beslut.api.sessions`); the header wins when both are sent. A write (any method
+but GET, HEAD, OPTIONS) authenticated by the cookie must come with an ``Origin`` naming
+this host (:func:`foreign_origin`): SameSite=Strict keeps the cookie from other sites, but
+not from a sibling on the same site, which a browser still counts as same-site. Every route depends on
 :func:`current_principal` or on one of the checks built from it, or (the hot reads) on
 :data:`TokenSecret` plus :func:`authorise` inside the route's own read transaction, so
 no route can be reached without a valid, unrevoked token.
@@ -27,20 +31,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Final
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from beslut.api import tokens
+from beslut.api import sessions, tokens
 from beslut.api.problems import FORBIDDEN, UNAUTHORIZED, ApiProblem
+from beslut.clock import Clock, SystemClock
 from beslut.persistence import Store
 from beslut.workflow.ports import ApiToken, Reader
 
 COOKIE_NAME = "beslut_token"
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `beslut token create`.")
-_cookie = APIKeyCookie(name=COOKIE_NAME, auto_error=False, description="The same token, set by the dashboard login.")
+_cookie = APIKeyCookie(
+    name=COOKIE_NAME, auto_error=False, description="A dashboard session, set by its sign-in (acts as its token)."
+)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="beslut"'}
 
 
@@ -64,45 +73,90 @@ def store_of(request: Request) -> Store:
     return store
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What a request presents, not yet checked: a token (the header) or a dashboard session (the cookie)."""
+
+    secret: str
+    cookie: bool
+    now: datetime  # the app's clock when the request came: a session's expiry is checked against it
+    foreign_write: str | None = None  # why a write by cookie is refused (403) once the session is known
+
+
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def token_secret(
+    request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
-) -> str:
-    """The token the request carries, not yet checked; refuses (401) a request without one.
+) -> Credential:
+    """The credential the request carries, not yet checked; refuses (401) a request without one.
 
     Asynchronous and without I/O, so FastAPI runs it on the event loop (no thread hop);
-    the OpenAPI document still lists both security schemes for every route using it.
+    the OpenAPI document still lists both security schemes for every route using it. A
+    write carried by the cookie is marked to be refused (403) unless its Origin is this host.
     """
-    secret = bearer.credentials if bearer is not None else cookie
-    if not secret:
+    if bearer is not None and bearer.credentials:
+        return Credential(bearer.credentials, cookie=False, now=_now(request))
+    if not cookie:
         raise ApiProblem(UNAUTHORIZED, "no API token: send Authorization: Bearer <token>", headers=_CHALLENGE)
-    return secret
+    foreign = foreign_origin(request) if request.method not in SAFE_METHODS else None
+    return Credential(cookie, cookie=True, now=_now(request), foreign_write=foreign)
 
 
-TokenSecret = Annotated[str, Depends(token_secret)]
+def _now(request: Request) -> datetime:
+    """The app's clock (tests fix it), or the system's on an app that set none."""
+    clock: Clock = getattr(request.app.state, "clock", None) or SystemClock()
+    return clock.now()
 
 
-def _principal(found: ApiToken | None) -> Principal:
+def foreign_origin(request: Request) -> str | None:
+    """Why a write by cookie may not be done: its ``Origin`` is missing or names another host; None when it may.
+
+    Only the host is compared (as the dashboard's sign-in does), so a proxy ending TLS in front
+    of the app passes; a sibling on the same site (``https://sibling.example``) does not. The
+    refusal (403) comes after the session is checked, so an unknown cookie is still a 401.
+    """
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return "a write authenticated by the dashboard's cookie needs an Origin header naming this host"
+    if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+        return f"a write authenticated by the dashboard's cookie from {origin[:80]!r} is refused"
+    return None
+
+
+TokenSecret = Annotated[Credential, Depends(token_secret)]
+
+
+def _principal(found: ApiToken | None, *, cookie: bool) -> Principal:
     if found is None:
-        raise ApiProblem(UNAUTHORIZED, "the API token is unknown or revoked", headers=_CHALLENGE)
+        what = "the dashboard session is unknown, ended or its token revoked" if cookie else "the API token is"
+        raise ApiProblem(UNAUTHORIZED, what if cookie else f"{what} unknown or revoked", headers=_CHALLENGE)
     return Principal(token_id=found.id, role=found.role, party=found.party)
 
 
-def authorise(reader: Reader, secret: str) -> Principal:
-    """The principal of *secret*, checked inside the caller's open read transaction *reader*.
+def authorise(reader: Reader, credential: Credential) -> Principal:
+    """The principal of *credential*, checked inside the caller's open read transaction *reader*.
 
     Raises:
-        ApiProblem: 401, the token is unknown or revoked.
+        ApiProblem: 401, the token is unknown or revoked, or the session unknown, ended or its token revoked.
     """
-    return _principal(tokens.authenticate_in(reader, secret))
+    if credential.cookie:
+        principal = _principal(sessions.session_token_in(reader, credential.secret, now=credential.now), cookie=True)
+        if credential.foreign_write is not None:
+            raise ApiProblem(FORBIDDEN, credential.foreign_write)
+        return principal
+    return _principal(tokens.authenticate_in(reader, credential.secret), cookie=False)
 
 
-def current_principal(request: Request, secret: TokenSecret) -> Principal:
-    """The caller of this request; refuses (401) a missing, unknown or revoked token.
+def current_principal(request: Request, credential: TokenSecret) -> Principal:
+    """The caller of this request; refuses (401) a missing, unknown or revoked token or session.
 
     Reusable by any router on this app (the dashboard's pages depend on it too).
     """
-    return _principal(tokens.authenticate(store_of(request), secret))
+    with store_of(request).reader() as reader:
+        return authorise(reader, credential)
 
 
 def principal_for(store: Store, secret: str) -> Principal | None:
@@ -161,6 +215,7 @@ __all__ = [
     "COOKIE_NAME",
     "Clerk",
     "Coordinator",
+    "Credential",
     "CurrentPrincipal",
     "Principal",
     "TokenSecret",

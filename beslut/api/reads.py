@@ -17,8 +17,9 @@ from beslut.api import paging
 from beslut.api.audit import verify_answer
 from beslut.api.auth import CurrentPrincipal, TokenSecret, authorise, store_of
 from beslut.api.commands import case_response, engine_for
+from beslut.api.need_to_know import contacts_for, outbox_for
 from beslut.api.problems import PROBLEM_RESPONSES
-from beslut.api.views import audit_record_json, contact_json, deadline_json, heartbeat_json, outbox_json
+from beslut.api.views import audit_record_json, deadline_json, heartbeat_json
 from beslut.audit import service
 from beslut.errors import NotFound
 from beslut.states.records import OUTBOX_STATUSES
@@ -172,7 +173,11 @@ def deadlines(
     name="outbox",
     tags=["scheduler"],
     summary="Outgoing messages",
-    description="The same document as `beslut outbox --json`: reminders, escalations, digests and their delivery.",
+    description=(
+        "The same document as `beslut outbox --json`: reminders, escalations, digests and their delivery. "
+        "A clerk reads its own party's rows only; an auditor reads every row with `last_error` null "
+        "(docs/api.md, \"Personal data\")."
+    ),
 )
 def outbox(
     request: Request,
@@ -183,8 +188,8 @@ def outbox(
     ] = None,
     limit: Annotated[int | None, Query(ge=1, description="At most this many rows.")] = None,
 ) -> list[dict[str, Any]]:
-    """The outbox."""
-    return [outbox_json(r) for r in engine_for(request, principal).outbox(status=status, limit=limit)]
+    """The outbox rows the caller may read (:mod:`beslut.api.need_to_know`)."""
+    return outbox_for(principal, engine_for(request, principal).outbox(status=status, limit=limit))
 
 
 @router.get(
@@ -204,11 +209,14 @@ def scheduler_status(request: Request, principal: CurrentPrincipal) -> dict[str,
     name="contacts",
     tags=["contacts"],
     summary="Contacts",
-    description="The same document as `beslut contact list --json`.",
+    description=(
+        "The same document as `beslut contact list --json`, on a need-to-know basis: coordinator and admin "
+        "read every contact, a clerk its own party's, an auditor ids only (`name` and `email` null)."
+    ),
 )
 def contacts(request: Request, principal: CurrentPrincipal) -> list[dict[str, Any]]:
-    """Every contact."""
-    return [contact_json(c) for c in engine_for(request, principal).contacts()]
+    """The contacts the caller may read (:mod:`beslut.api.need_to_know`)."""
+    return contacts_for(principal, engine_for(request, principal).contacts())
 
 
 @router.get(

@@ -37,6 +37,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as DefusedET
 
 from beslut.audit import checkpoint as cp
 from beslut.audit.erms import compare, erms_document
@@ -62,6 +64,10 @@ _package: Final = __name__.partition(".")[0]  # "beslut", without importing the 
 SOFTWARE_VERSION: Final = "0.1.0"
 SOFTWARE: Final = f"{_package} {SOFTWARE_VERSION}"
 MAX_EVENTS_LINE: Final = 10_000_000
+MAX_LISTED_ENTRIES: Final = 10_000
+"""Files all the manifests of a package may list together (one recommendation's package lists about 15)."""
+MAX_MANIFESTS: Final = 16
+"""METS documents a package may hold (a package has two: its own and its representation's)."""
 REP: Final = "representations/rep1"
 #: The XML schemas the package's METS documents use, shipped in its `schemas/` (beslut/audit/schemas/README.md).
 SCHEMAS: Final = ("mets.xsd", "xlink.xsd", "DILCISExtensionMETS.xsd", "DILCISExtensionSIPMETS.xsd")
@@ -437,7 +443,8 @@ def verify_package(root: Path, public_key: Ed25519PublicKey | None) -> PackageRe
     """Check a package offline; see the module docstring.
 
     Raises:
-        InvalidInput: *root* is not a directory.
+        InvalidInput: *root* is not a directory, or the package asks for more work than a package needs (a
+            manifest listing a file twice, more than MAX_LISTED_ENTRIES files or MAX_MANIFESTS manifests).
         AuditVerificationFailed: anything about the package that does not hold (names the file and what).
     """
     if not root.is_dir():
@@ -466,17 +473,25 @@ def _fail(message: str) -> AuditVerificationFailed:
     return AuditVerificationFailed(f"the package does not verify: {message}")
 
 
-def _parse_xml(path: Path) -> ET.Element:
+def _parse_xml(path: Path, data: bytes | None = None) -> ET.Element:
+    """Parse one XML file of the package (its bytes when already read), refusing any DTD or entity.
+
+    ``defusedxml`` with ``forbid_dtd``: the parser itself refuses a DOCTYPE, whatever the
+    document's encoding (a byte search for ``<!DOCTYPE`` misses a UTF-16 document), so no
+    entity is ever expanded and no external resource is ever fetched.
+    """
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise _fail(f"cannot read {path.name}: {error.strerror or error}") from None
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise _fail(f"cannot read {path.name}: {error.strerror or error}") from None
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise _fail(f"{path.name} declares a DTD or entities, which a package never does")
-    try:
-        return ET.fromstring(data)  # noqa: S314 - no DTD or entities (refused above)
+        parsed: ET.Element = DefusedET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise _fail(f"{path.name} declares a DTD or entities, which a package never does") from None
     except ET.ParseError as error:
         raise _fail(f"{path.name} is not well-formed XML: {error}") from None
+    return parsed
 
 
 def _safe(root: Path, base: PurePosixPath, href: str, where: str) -> Path:
@@ -486,20 +501,37 @@ def _safe(root: Path, base: PurePosixPath, href: str, where: str) -> Path:
     return root.joinpath(*(base / relative).parts)
 
 
-def _check_entry(root: Path, base: PurePosixPath, entry: tuple[str, str | None, str | None], where: str) -> Path:
+@dataclass
+class _Read:
+    """The files of a package read so far: each file is read (and a METS parsed) at most once."""
+
+    digests: dict[Path, tuple[int, str]]
+    entries: int = 0
+    manifests: int = 1
+
+
+def _check_entry(
+    root: Path, base: PurePosixPath, entry: tuple[str, str | None, str | None], where: str, read: _Read
+) -> tuple[Path, bytes | None]:
+    """Check one listed file against its size and digest; its bytes when read now, None when read before."""
     href, size, digest = entry
     path = _safe(root, base, href, where)
     name = (base / href).as_posix()
-    if path.is_symlink():
-        raise _fail(f"{name} is a symbolic link: a package holds only plain files")
-    if not path.is_file():
-        raise _fail(f"{name} is listed in {where} but missing")
-    data = path.read_bytes()
-    if size is None or digest is None or str(len(data)) != size:
-        raise _fail(f"{name} is {len(data)} bytes, but {where} lists {size}")
-    if _digest(data) != digest.lower():
+    known = read.digests.get(path)
+    data: bytes | None = None
+    if known is None:
+        if path.is_symlink():
+            raise _fail(f"{name} is a symbolic link: a package holds only plain files")
+        if not path.is_file():
+            raise _fail(f"{name} is listed in {where} but missing")
+        data = path.read_bytes()
+        known = (len(data), _digest(data))
+        read.digests[path] = known
+    if size is None or digest is None or str(known[0]) != size:
+        raise _fail(f"{name} is {known[0]} bytes, but {where} lists {size}")
+    if known[1] != digest.lower():
         raise _fail(f"{name} does not have the SHA-256 digest {where} lists: it was altered")
-    return path
+    return path, data
 
 
 def _entries(element: ET.Element) -> list[tuple[str, str | None, str | None, str | None]]:
@@ -519,21 +551,46 @@ def _entries(element: ET.Element) -> list[tuple[str, str | None, str | None, str
     return out
 
 
+def _count_work(read: _Read, listed: int, where: str) -> None:
+    """Refuse, before reading on, a package whose manifests list more than a package ever holds.
+
+    Why a cap as well as reading each file once: a package from outside is an attacker's
+    input, and the work it asks for must be bounded by the constants below, not by the
+    package (docs/auditor.md, "Limits").
+    """
+    read.entries += listed
+    if read.entries > MAX_LISTED_ENTRIES:
+        raise InvalidInput(
+            f"the package's manifests list more than {MAX_LISTED_ENTRIES} files (at {where}): refused unread"
+        )
+    if read.manifests > MAX_MANIFESTS:
+        raise InvalidInput(f"the package has more than {MAX_MANIFESTS} METS manifests (at {where}): refused unread")
+
+
 def _check_manifests(root: Path) -> int:
-    seen: set[Path] = {root / "METS.xml"}
     package = _parse_xml(root / "METS.xml")
     if package.tag != _m("mets"):
         raise _fail("METS.xml is not a METS document")
+    read = _Read(digests={})
+    seen: set[Path] = {root / "METS.xml"}
     pending = [(PurePosixPath("."), package, "METS.xml")]
     while pending:
         base, document, where = pending.pop()
-        for href, size, digest, kind in _entries(document):
+        entries = _entries(document)
+        _count_work(read, len(entries), where)
+        hrefs = [href for href, *_ in entries]
+        if len(set(hrefs)) != len(hrefs):
+            twice = next(h for h in hrefs if hrefs.count(h) > 1)
+            raise InvalidInput(f"{where} lists {twice[:80]!r} more than once: a manifest lists each file once")
+        for href, size, digest, kind in entries:
             if kind != "SHA-256":
                 raise _fail(f"{where} lists {href} with checksum type {kind!r}, not SHA-256")
-            path = _check_entry(root, base, (href, size, digest), where)
+            path, data = _check_entry(root, base, (href, size, digest), where, read)
             seen.add(path)
-            if path.name == "METS.xml" and path != root / "METS.xml":
-                pending.append((PurePosixPath(os.path.relpath(path.parent, root)), _parse_xml(path), href))
+            if data is not None and path.name == "METS.xml" and path != root / "METS.xml":
+                read.manifests += 1  # a manifest is parsed once, when its file is first read
+                _count_work(read, 0, href)
+                pending.append((PurePosixPath(os.path.relpath(path.parent, root)), _parse_xml(path, data), href))
     present = {p for p in root.rglob("*") if p.is_file() or p.is_symlink()}
     extra = sorted(str(p.relative_to(root)) for p in present - seen)
     if extra:

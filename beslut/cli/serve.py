@@ -25,6 +25,20 @@ def serve(
             "endpoint answers 503.",
         ),
     ] = None,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies",
+            help="Mark the dashboard's session cookie Secure (sent over HTTPS only): use it behind HTTPS.",
+        ),
+    ] = False,
+    api_docs: Annotated[
+        bool,
+        typer.Option(
+            "--api-docs",
+            help="Serve the interactive API pages /docs and /redoc (they load script from a CDN; off by default).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (and the dashboard) with uvicorn until interrupted (Ctrl-C or SIGTERM)."""
     import uvicorn  # noqa: PLC0415 - the server's imports stay out of other commands
@@ -32,5 +46,10 @@ def serve(
     from beslut.api import create_app  # noqa: PLC0415
 
     # Refuses a missing or uninitialised database, and an unreadable or exposed key, before listening.
-    api = create_app(db or os.environ.get("BESLUT_DB"), checkpoint_key=checkpoint_key)
+    api = create_app(
+        db or os.environ.get("BESLUT_DB"),
+        checkpoint_key=checkpoint_key,
+        secure_cookies=secure_cookies,
+        api_docs=api_docs,
+    )
     uvicorn.run(api, host=host, port=port, log_level="info")

@@ -207,6 +207,19 @@ class ApiTokenRow(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
 
 
+class DashboardSessionRow(SQLModel, table=True):
+    """A dashboard sign-in: the SHA-256 of its secret (the cookie), the token it was opened with, its end."""
+
+    __tablename__ = "dashboard_session"
+
+    id: str = Field(primary_key=True, max_length=32)
+    session_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    token_id: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(AwareDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(AwareDateTime))
+
+
 RECOMMENDATION = RecommendationRow.__table__  # type: ignore[attr-defined]
 PARTY_DECISION = PartyDecisionRow.__table__  # type: ignore[attr-defined]
 DEADLINE = DeadlineTableRow.__table__  # type: ignore[attr-defined]
@@ -216,4 +229,5 @@ CONTACT = ContactRow.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 HEARTBEAT = HeartbeatRow.__table__  # type: ignore[attr-defined]
 API_TOKEN = ApiTokenRow.__table__  # type: ignore[attr-defined]
+DASHBOARD_SESSION = DashboardSessionRow.__table__  # type: ignore[attr-defined]
 METADATA = SQLModel.metadata

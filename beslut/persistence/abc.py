@@ -5,6 +5,6 @@ Kept so that ``from beslut.persistence.abc import Reader`` goes on working; new 
 
 from __future__ import annotations
 
-from beslut.workflow.ports import ApiToken, OverdueParty, Reader, Store, UnitOfWork
+from beslut.workflow.ports import ApiToken, DashboardSession, OverdueParty, Reader, Store, UnitOfWork
 
-__all__ = ["ApiToken", "OverdueParty", "Reader", "Store", "UnitOfWork"]
+__all__ = ["ApiToken", "DashboardSession", "OverdueParty", "Reader", "Store", "UnitOfWork"]

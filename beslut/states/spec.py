@@ -21,9 +21,11 @@ from beslut.states.allocation import CostSpec, PoolSpec
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 PARTY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DURATION_PATTERN = re.compile(r"^P(\d{1,3})([DW])$")
-# C0 and C1 controls (the C1 CSI \x9b starts a terminal escape like ESC [) and the Unicode line and
-# paragraph separators: none belongs in a one-line field, and each can garble a terminal or a log line.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls, tab and line feed included (the C1 CSI \x9b starts a terminal escape like ESC [),
+# and the Unicode line and paragraph separators: every field of a spec is one line (a title, a party's
+# name), and each of these can garble a terminal, a table or a log line. Free text elsewhere (a clause's
+# text, a decision's conditions) keeps tab and line feed: see beslut/states/case.py.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 FIRST_DATE = date(1953, 1, 1)
 """The first date a spec may name: the Swedish business calendar (Lag 1989:253 data) starts in 1953."""
 LAST_DATE = date(2099, 12, 31)

@@ -12,6 +12,7 @@ recommendations a request stays bounded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from importlib import resources
 from typing import Annotated, Any, Final
@@ -30,6 +31,9 @@ from beslut.web.session import (
     COOKIE,
     Authenticate,
     FormError,
+    MemorySessions,
+    Sessions,
+    presented_session,
     principal_of,
     read_form,
     safe_next,
@@ -92,6 +96,7 @@ def dashboard_router(
     clock: Clock | None = None,
     secure_cookie: bool = False,
     page_size: int = pages.MATRIX_PAGE_SIZE,
+    sessions: Sessions | None = None,
 ) -> APIRouter:
     """The dashboard as a router to mount at ``/``.
 
@@ -101,9 +106,15 @@ def dashboard_router(
         clock: what "today" is for overdue marks; the system clock by default.
         secure_cookie: mark the login cookie ``Secure`` (set it when served over HTTPS).
         page_size: recommendations per page of the matrix (``?sida=N``); only that page's cases are read.
+        sessions: where sign-ins are kept (the app's database); in this process by default.
     """
     env = templates()
     now: Clock = clock or SystemClock()
+    kept: Sessions = sessions if sessions is not None else MemorySessions(authenticate, now)
+
+    def signed_in(request: Request) -> bool:
+        return principal_of(request, authenticate, kept) is not None
+
     router = APIRouter(include_in_schema=False)
 
     def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -124,7 +135,7 @@ def dashboard_router(
     def matrix(
         request: Request, alla: Annotated[str | None, Query()] = None, sida: Annotated[str | None, Query()] = None
     ) -> Response:
-        if principal_of(request, authenticate) is None:
+        if not signed_in(request):
             return to_login(request)
         include_closed = alla not in (None, "", "0")
         day = today(now)
@@ -147,7 +158,7 @@ def dashboard_router(
 
     @router.get("/rekommendationer/{key}", name="dashboard_recommendation", response_model=None)
     def recommendation(request: Request, key: str) -> Response:
-        if principal_of(request, authenticate) is None:
+        if not signed_in(request):
             return to_login(request)
         with engine.store.reader() as reader:
             case = reader.load_case(key)
@@ -160,7 +171,7 @@ def dashboard_router(
 
     @router.get("/diagram/{machine}.svg", name="dashboard_diagram", response_model=None)
     def diagram(request: Request, machine: str, markera: Annotated[str | None, Query()] = None) -> Response:
-        if principal_of(request, authenticate) is None:
+        if not signed_in(request):
             return PlainTextResponse("sign in first", status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if machine not in diagrams.MACHINES:
             return PlainTextResponse(f"no machine {machine!r}", status_code=404)
@@ -169,6 +180,16 @@ def dashboard_router(
         except InvalidInput as error:
             return PlainTextResponse(str(error), status_code=422)
         return Response(svg, media_type="image/svg+xml", headers={**HEADERS, "Cache-Control": "private, max-age=300"})
+
+    _session_routes(router, kept, render, secure_cookie=secure_cookie)
+    return router
+
+
+Render = Callable[..., HTMLResponse]
+
+
+def _session_routes(router: APIRouter, kept: Sessions, render: Render, *, secure_cookie: bool) -> None:
+    """Signing in (a form, then a session in the cookie) and out (a POST that ends the session)."""
 
     @router.get("/logga-in", name="dashboard_login")
     def login_form(request: Request, next: Annotated[str | None, Query()] = None) -> HTMLResponse:
@@ -184,17 +205,23 @@ def dashboard_router(
             return PlainTextResponse(str(error), status_code=error.status)
         token = form.get("token", "").strip()
         target = safe_next(form.get("next"))
-        principal = await run_in_threadpool(authenticate, token) if token else None
-        if principal is None:
+        opened = await run_in_threadpool(kept.open, token) if token else None
+        if opened is None:
             return render(request, "logga_in.html", 401, next=target, error="Nyckeln är inte giltig.", signed_in=False)
+        secret, lifetime = opened
         response = RedirectResponse(target, status_code=303, headers=HEADERS)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie, path="/")
+        response.set_cookie(
+            COOKIE, secret, max_age=lifetime, httponly=True, samesite="strict", secure=secure_cookie, path="/"
+        )
         return response
 
-    @router.api_route("/logga-ut", methods=["GET", "POST"], name="dashboard_logout")
-    def logout(request: Request) -> RedirectResponse:
+    @router.post("/logga-ut", name="dashboard_logout")
+    def logout(request: Request) -> Response:
+        if not same_site_post(request):  # another site must not be able to sign a visitor out either
+            return PlainTextResponse("the logout was posted from another site", status_code=403)
+        session = presented_session(request)
+        if session is not None:
+            kept.close(session)  # revoked where it is kept: a copy of the cookie stops working too
         response = RedirectResponse(f"{request.scope.get('root_path', '')}/logga-in", status_code=303, headers=HEADERS)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie)
         return response
-
-    return router

@@ -48,6 +48,18 @@ class ApiToken:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DashboardSession:
+    """A dashboard sign-in as stored: the SHA-256 of its secret (the cookie), never the secret, and its token's id."""
+
+    id: str
+    session_sha256: str
+    token_id: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class OverdueParty:
     """One party past its reply date without a decision, on a recommendation still open for decisions."""
 
@@ -313,6 +325,10 @@ class DirectoryReads(Protocol):
     def api_token_by_hash(self, token_sha256: str) -> ApiToken | None:
         """The token whose secret hashes to *token_sha256* (revoked or not), or None."""
 
+    @abstractmethod
+    def session_by_hash(self, session_sha256: str) -> tuple[DashboardSession, ApiToken] | None:
+        """The dashboard session whose secret hashes to *session_sha256* and the token it was opened with, or None."""
+
 
 class DirectoryWrites(Protocol):
     """The contacts and API tokens, written (and a party's contacts read inside the transaction that mails them)."""
@@ -336,6 +352,14 @@ class DirectoryWrites(Protocol):
     @abstractmethod
     def revoke_api_token(self, token_id: str, *, now: datetime) -> bool:
         """Mark the token revoked at *now*; False (and nothing changed) if unknown or already revoked."""
+
+    @abstractmethod
+    def add_session(self, session: DashboardSession, *, now: datetime) -> None:
+        """Insert a new dashboard session, and delete the sessions that ended (expired or revoked) before *now*."""
+
+    @abstractmethod
+    def revoke_session(self, session_sha256: str, *, now: datetime) -> bool:
+        """End the unrevoked session with this secret hash at *now*; False if there is none."""
 
 
 class HeartbeatReads(Protocol):
@@ -447,6 +471,7 @@ __all__ = [
     "AuditLogWrites",
     "CaseReads",
     "CaseWrites",
+    "DashboardSession",
     "DirectoryReads",
     "DirectoryWrites",
     "HeartbeatReads",

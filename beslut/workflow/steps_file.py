@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
@@ -39,16 +40,16 @@ def read_steps(path: Path) -> list[PartyStep]:
     return parse_steps(text, csv_format=path.suffix.lower() == ".csv")
 
 
-def parse_steps(text: str, *, csv_format: bool) -> list[PartyStep]:
-    """The steps in *text*: CSV with a header row, or JSON Lines (the HTTP import sends the text itself)."""
+def parse_steps(text: str | Iterable[str], *, csv_format: bool) -> list[PartyStep]:
+    """The steps in *text* (or its lines, e.g. a file open in text mode, read as they come): CSV or JSON Lines."""
     if csv_format:
         return _csv_steps(text)
     return _jsonl_steps(text)
 
 
-def _jsonl_steps(text: str) -> list[PartyStep]:
+def _jsonl_steps(text: str | Iterable[str]) -> list[PartyStep]:
     steps: list[PartyStep] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.splitlines() if isinstance(text, str) else text, start=1):
         if not line.strip():
             continue
         try:
@@ -61,8 +62,8 @@ def _jsonl_steps(text: str) -> list[PartyStep]:
     return steps
 
 
-def _csv_steps(text: str) -> list[PartyStep]:
-    reader = csv.DictReader(io.StringIO(text))
+def _csv_steps(text: str | Iterable[str]) -> list[PartyStep]:
+    reader = csv.DictReader(io.StringIO(text) if isinstance(text, str) else text)
     steps: list[PartyStep] = []
     try:
         for row in reader:

@@ -8,6 +8,7 @@ problem (never a 5xx) carrying what the CLI's ``--json`` shows; malformed input 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import signal
@@ -336,6 +337,40 @@ def forged_size() -> bytes:
     return bytes(data)
 
 
+def flagged(*, encrypted: bool = False, method: int | None = None) -> bytes:
+    """A one-member zip whose headers say the member is encrypted, or compressed with *method* (99: AES)."""
+    data = bytearray(rezip({"pkg/METS.xml": b"<mets/>"}))
+    for signature, flags_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):  # local, central
+        start = data.index(signature)
+        if encrypted:
+            struct.pack_into("<H", data, start + flags_at, 0x1)
+        if method is not None:
+            struct.pack_into("<H", data, start + method_at, method)
+    return bytes(data)
+
+
+def fanned_out_zip(width: int = 40, depth: int = 3) -> bytes:
+    """The issue's 1.3 kB package: each METS lists ``a/METS.xml`` *width* times, *depth* levels deep."""
+    members: dict[str, bytes] = {}
+    inner = b'<mets:mets xmlns:mets="http://www.loc.gov/METS/"/>'
+    for level in range(depth, 0, -1):
+        members["pkg/" + "a/" * level + "METS.xml"] = inner
+        entry = (
+            f'<mets:file SIZE="{len(inner)}" CHECKSUM="{hashlib.sha256(inner).hexdigest()}" CHECKSUMTYPE="SHA-256">'
+            '<mets:FLocat xlink:href="a/METS.xml"/></mets:file>'
+        )
+        inner = (
+            '<mets:mets xmlns:mets="http://www.loc.gov/METS/" xmlns:xlink="http://www.w3.org/1999/xlink">'
+            f"<mets:fileSec><mets:fileGrp>{entry * width}</mets:fileGrp></mets:fileSec></mets:mets>"
+        ).encode()
+    members["pkg/METS.xml"] = inner
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for name, data in members.items():
+            zipped.writestr(name, data)
+    return buffer.getvalue()
+
+
 class TestExport:
     def test_the_zip_is_a_package_the_cli_verifies(self, api: Api, tmp_path: Path) -> None:
         decide_2380(api)
@@ -407,8 +442,11 @@ class TestExport:
             (rezip({"../evil.txt": b"x"}), 422, "is outside the package"),
             (rezip({"pkg/readme.txt": b"x"}), 422, "no METS.xml"),
             (forged_size(), 422, "the archive cannot be unpacked"),
+            (flagged(encrypted=True), 422, "archive member 'pkg/METS.xml' is encrypted"),
+            (flagged(method=99), 422, "archive member 'pkg/METS.xml' uses compression method 99"),
+            (fanned_out_zip(), 422, "METS.xml lists 'a/METS.xml' more than once"),
         ],
-        ids=["not-zip", "empty", "zip-slip", "no-package", "forged-size"],
+        ids=["not-zip", "empty", "zip-slip", "no-package", "forged-size", "encrypted", "aes", "fan-out"],
     )
     def test_a_bad_archive_is_refused(self, api: Api, tmp_path: Path, body: bytes, status: int, says: str) -> None:
         before = api.dump()

@@ -2,7 +2,7 @@
 
 ``beslut/audit`` may import the domain (states), the store port and ``open_store``
 (``beslut.persistence`` itself, never an adapter or a private module), the application
-layer (workflow), errors and clock, and the standard library, ``cryptography`` and ``orjson``; never
+layer (workflow), errors and clock, and the standard library, ``cryptography``, ``orjson`` and ``defusedxml``; never
 the CLI, SQLAlchemy or a driver: what it reads, it reads through the port.
 """
 
@@ -21,8 +21,8 @@ AUDIT = Path(__file__).resolve().parents[2] / "beslut" / "audit"
 ALLOWED_BESLUT = (
     "beslut.audit", "beslut.states", "beslut.workflow", "beslut.errors", "beslut.clock", "beslut.states.deadlines",
 )  # fmt: skip
-# orjson: the fast payload parse (states.audit_chain uses it too).
-ALLOWED_THIRD_PARTY = {"cryptography", "orjson"}
+# orjson: the fast payload parse (states.audit_chain uses it too); defusedxml: a package's XML, no DTD ever.
+ALLOWED_THIRD_PARTY = {"cryptography", "orjson", "defusedxml"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -257,6 +257,16 @@ def _status_as_symlink(package: Path) -> None:
     status.symlink_to("/etc/hostname")
 
 
+def _utf16_with_an_entity(package: Path) -> None:
+    """The package's own METS.xml, unchanged but for an internal entity, in UTF-16 (no ASCII ``<!DOCTYPE`` bytes)."""
+    text = (package / "METS.xml").read_text(encoding="utf-8")
+    declaration, _, rest = text.partition("?>")
+    assert declaration.startswith("<?xml")
+    changed = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE mets:mets [<!ENTITY e "beslut">]>' + rest
+    (package / "METS.xml").write_bytes(changed.replace("</mets:mets>", "<!-- &e; --></mets:mets>").encode("utf-16"))
+    assert b"<!DOCTYPE" not in (package / "METS.xml").read_bytes()
+
+
 TAMPERING: dict[str, tuple[Callable[[Path], object], bool, str]] = {
     "report_altered": (lambda p: _edit(p / REP / "data/case-report.html", "Östersunds kommun", "Östersunds kommuN"), False, "case-report.html does not have the SHA-256"),
     "event_altered": (lambda p: _edit(p / REP / "data/events.jsonl", '"§ 7"', '"§ 8"'), False, "events.jsonl does not have the SHA-256"),
@@ -289,6 +299,7 @@ TAMPERING: dict[str, tuple[Callable[[Path], object], bool, str]] = {
     "manifest_with_entities": (
         lambda p: (p / "METS.xml").write_text('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'), False, "declares a DTD",
     ),
+    "manifest_utf16_with_entities": (_utf16_with_an_entity, False, "METS.xml declares a DTD or entities"),
     "symlink": (_status_as_symlink, False, "is a symbolic link"),
     "path_outside": (lambda p: _edit(p / "METS.xml", 'xlink:href="documentation/verify-offline.md"', 'xlink:href="../../etc/passwd"'), False, "not a relative path inside the package"),
 }  # fmt: skip
@@ -368,3 +379,68 @@ def test_the_package_holds_no_absolute_path(decided: str, key_pair: Keys, tmp_pa
         assert not href.startswith(("/", "\\")), href
         assert ":" not in href.split("/")[0] or href.startswith("#"), href  # no scheme (file:, http:), no drive
         assert ".." not in href.split("/"), href
+
+
+# ---------------------------------------------------------------- a package from outside: the work it may ask for
+
+
+def _mets(entries: list[tuple[str, bytes]]) -> bytes:
+    """A METS document listing each (href, content) with its size and SHA-256 (hrefs may repeat)."""
+    files = "".join(
+        f'<mets:file ID="f{n}" SIZE="{len(data)}" CHECKSUM="{hashlib.sha256(data).hexdigest()}" '
+        f'CHECKSUMTYPE="SHA-256"><mets:FLocat xlink:href="{href}"/></mets:file>'
+        for n, (href, data) in enumerate(entries)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><mets:mets xmlns:mets="http://www.loc.gov/METS/" '
+        f'xmlns:xlink="http://www.w3.org/1999/xlink"><mets:fileSec><mets:fileGrp>{files}'
+        "</mets:fileGrp></mets:fileSec></mets:mets>"
+    ).encode()
+
+
+def fan_out(root: Path, *, width: int, depth: int) -> Path:
+    """The issue's package: each METS lists ``a/METS.xml`` *width* times, *depth* levels deep (a few kB in all).
+
+    Followed without remembering what was read, it asks for width**depth parses.
+    """
+    inner = _mets([])
+    for level in range(depth, 0, -1):
+        path = root.joinpath(*["a"] * level, "METS.xml")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(inner)
+        inner = _mets([("a/METS.xml", inner)] * width)
+    (root / "METS.xml").write_bytes(inner)
+    return root
+
+
+def test_a_fanned_out_package_is_refused_at_once(tmp_path: Path) -> None:
+    """A manifest listing one METS many times is refused (exit 2, one line) before anything it lists is read."""
+    fan_out(tmp_path / "fan", width=40, depth=3)
+    result = offline("audit", "verify-export", "fan", code=2)
+    assert "METS.xml lists 'a/METS.xml' more than once: a manifest lists each file once" in result.stderr
+
+
+def test_a_file_listed_by_two_manifests_is_read_once(tmp_path: Path) -> None:
+    """Two manifests may list the same file (the package's and a representation's); it is checked, not re-read."""
+    root = tmp_path / "twice"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "x.txt").write_bytes(b"x")
+    (root / "a" / "METS.xml").write_bytes(_mets([("x.txt", b"x")]))
+    (root / "METS.xml").write_bytes(_mets([("a/METS.xml", _mets([("x.txt", b"x")])), ("a/x.txt", b"x")]))
+    result = offline("audit", "verify-export", "twice", code=4)  # it is no package, but its manifests hold
+    assert "representations/rep1/data/events.jsonl is not in the manifests" in result.stderr
+
+
+def test_too_many_listed_files_are_refused_unread(tmp_path: Path) -> None:
+    """More files than a package ever lists: refused before looking for a single one of them."""
+    (tmp_path / "many").mkdir()
+    (tmp_path / "many" / "METS.xml").write_bytes(_mets([(f"f{n}", b"") for n in range(10_001)]))
+    result = offline("audit", "verify-export", "many", code=2)
+    assert "the package's manifests list more than 10000 files (at METS.xml): refused unread" in result.stderr
+
+
+def test_too_many_manifests_are_refused(tmp_path: Path) -> None:
+    """A chain of METS documents longer than a package has is refused (each is read once, but the chain is bounded)."""
+    fan_out(tmp_path / "deep", width=1, depth=20)
+    result = offline("audit", "verify-export", "deep", code=2)
+    assert "the package has more than 16 METS manifests" in result.stderr

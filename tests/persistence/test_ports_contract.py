@@ -30,7 +30,7 @@ from beslut.states.case import Case, Event
 from beslut.states.deadlines import Deadline
 from beslut.states.records import Contact, Heartbeat, OutboxEntry
 from beslut.states.spec import parse_spec_text
-from beslut.workflow.ports import PORTS, ApiToken, OverdueParty, port_methods
+from beslut.workflow.ports import PORTS, ApiToken, DashboardSession, OverdueParty, port_methods
 from tests.conftest import KEY, PARTIES, spec_2022
 
 NOW = datetime(2022, 6, 3, 9, 0, tzinfo=STOCKHOLM)
@@ -636,6 +636,12 @@ def _token(token_id: str = "t1", digest: str = "a" * 64, *, minutes: int = 0) ->
     )
 
 
+def _session(session_id: str, digest: str, *, hours: int) -> DashboardSession:
+    return DashboardSession(
+        id=session_id, session_sha256=digest, token_id="t1", created_at=NOW, expires_at=NOW + timedelta(hours=hours)
+    )
+
+
 class TestDirectory:
     port = "directory"
 
@@ -721,6 +727,42 @@ class TestDirectory:
             assert not uow.revoke_api_token("nope", now=NOW)
         with store.reader() as reader:
             assert [NOW] == [token.revoked_at for token in reader.api_tokens()]
+
+    def test_add_session__stored_by_hash_and_ended_ones_purged(self, store: Store) -> None:
+        """A session is kept by its secret's hash; adding one deletes the sessions that ended before *now*."""
+        with store.unit_of_work() as uow:
+            uow.add_api_token(_token())
+            uow.add_session(_session("s1", "1" * 64, hours=8), now=NOW)
+            uow.add_session(_session("s2", "2" * 64, hours=1), now=NOW)
+        with store.unit_of_work() as uow:
+            uow.add_session(_session("s3", "3" * 64, hours=8), now=NOW + timedelta(hours=2))  # s2 expired
+        with store.reader() as reader:
+            assert reader.session_by_hash("2" * 64) is None
+            assert reader.session_by_hash("1" * 64) is not None
+            assert reader.session_by_hash("3" * 64) is not None
+
+    def test_session_by_hash__with_its_token(self, store: Store) -> None:
+        """The session with that hash and the token it was opened with; None for an unknown hash."""
+        with store.unit_of_work() as uow:
+            uow.add_api_token(_token())
+            uow.add_session(_session("s1", "1" * 64, hours=8), now=NOW)
+        with store.reader() as reader:
+            assert (_session("s1", "1" * 64, hours=8), _token()) == reader.session_by_hash("1" * 64)
+            assert reader.session_by_hash("9" * 64) is None
+
+    def test_revoke_session__once(self, store: Store) -> None:
+        """Ending a session marks it at that instant; again, or an unknown one, is False."""
+        with store.unit_of_work() as uow:
+            uow.add_api_token(_token())
+            uow.add_session(_session("s1", "1" * 64, hours=8), now=NOW)
+        with store.unit_of_work() as uow:
+            assert uow.revoke_session("1" * 64, now=NOW + timedelta(minutes=5))
+            assert not uow.revoke_session("1" * 64, now=NOW + timedelta(minutes=6))
+            assert not uow.revoke_session("9" * 64, now=NOW)
+        with store.reader() as reader:
+            found = reader.session_by_hash("1" * 64)
+            assert found is not None
+            assert NOW + timedelta(minutes=5) == found[0].revoked_at
 
 
 def _heartbeat(daemon: str, minutes: int, **fields: Any) -> Heartbeat:

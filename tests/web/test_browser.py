@@ -123,7 +123,7 @@ class TestSignIn:
     def test_a_wrong_token_is_refused_and_the_cookie_is_httponly_and_strict(
         self, context: BrowserContext, base_url: str, token: str
     ) -> None:
-        """The form refuses a wrong token on the page; a right one sets beslut_token HttpOnly, SameSite=Strict."""
+        """The form refuses a wrong token on the page; a right one sets a session (not the token) HttpOnly, Strict."""
         page = context.new_page()
         page.goto(f"{base_url}/logga-in")
         page.fill("#token", "fel-nyckel")
@@ -132,7 +132,9 @@ class TestSignIn:
         assert [] == context.cookies()
         sign_in(page, base_url, token)
         (cookie,) = context.cookies()
-        assert ("beslut_token", token) == (cookie["name"], cookie["value"])
+        assert "beslut_token" == cookie["name"]
+        assert token != cookie["value"]  # the cookie carries a session of its own, never the API token
+        assert 43 == len(cookie["value"])
         assert cookie["httpOnly"] is True
         assert "Strict" == cookie["sameSite"]
         page.click(".utloggning button")

@@ -1,4 +1,4 @@
-"""The directory port over SQL: the ``contact`` and ``api_token`` tables."""
+"""The directory port over SQL: the ``contact``, ``api_token`` and ``dashboard_session`` tables."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from beslut.errors import Duplicate
+from beslut.persistence import _sessions
 from beslut.persistence import _tables as t
 from beslut.persistence._sql.base import SqlPart, SqlWritePart
 from beslut.states.records import Contact
-from beslut.workflow.ports import ApiToken, DirectoryReads, DirectoryWrites
+from beslut.workflow.ports import ApiToken, DashboardSession, DirectoryReads, DirectoryWrites
 
 _C = t.CONTACT
 _CONTACTS_OF = select(_C).where(and_(_C.c.party_key == bindparam("party"), _C.c.active.is_(True))).order_by(_C.c.id)
@@ -42,6 +43,10 @@ class SqlDirectoryReads(SqlPart, DirectoryReads):
         """The token with this secret hash, or None."""
         row = self.connection.execute(_TOKEN_BY_HASH, {"digest": token_sha256}).mappings().first()
         return ApiToken(**dict(row)) if row is not None else None
+
+    def session_by_hash(self, session_sha256: str) -> tuple[DashboardSession, ApiToken] | None:
+        """The dashboard session with this secret hash and its token (beslut/persistence/_sessions.py)."""
+        return _sessions.session_by_hash(self.connection, session_sha256)
 
 
 class SqlDirectoryWrites(SqlWritePart, DirectoryWrites):
@@ -76,6 +81,14 @@ class SqlDirectoryWrites(SqlWritePart, DirectoryWrites):
             .values(revoked_at=now)
         )
         return bool(result.rowcount == 1)
+
+    def add_session(self, session: DashboardSession, *, now: datetime) -> None:
+        """Insert a dashboard session (beslut/persistence/_sessions.py)."""
+        _sessions.add_session(self.connection, session, now=now)
+
+    def revoke_session(self, session_sha256: str, *, now: datetime) -> bool:
+        """End a dashboard session (beslut/persistence/_sessions.py)."""
+        return _sessions.revoke_session(self.connection, session_sha256, now=now)
 
 
 def _contact(row: Any) -> Contact:

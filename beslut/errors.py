@@ -80,6 +80,17 @@ class StoreError(BeslutError):
     """The database could not do what was asked (not a refusal of the input)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be used at all: a directory, a file that is no database, a read-only file or mount.
+
+    Its own exit code (5), apart from a refusal (2: the input was wrong) and a store error during a
+    command (1): the path given with ``--db`` is wrong or the file system will not allow the write,
+    so retrying the same command cannot help; the message names which.
+    """
+
+    exit_code = 5
+
+
 class AuditVerificationFailed(BeslutError):
     """The audit log does not verify."""
 

@@ -276,7 +276,10 @@ def replay(
     as_of_recorded: Annotated[
         str | None, Query(description="What the system showed at this instant (local time if no offset).")
     ] = None,
-    as_of_valid: Annotated[str | None, Query(description="What had been decided by this date (YYYY-MM-DD).")] = None,
+    as_of_valid: Annotated[
+        str | None,
+        Query(description="What had been decided by this date (YYYY-MM-DD, or an instant: its Stockholm date)."),
+    ] = None,
     check: Annotated[bool, Query(description="Compare with the live tables (present only).")] = False,
 ) -> Response:
     """Replay the log."""

@@ -91,6 +91,16 @@ class StoreUnavailable(StoreError):
     exit_code = 5
 
 
+class ProgramMissing(BeslutError):
+    """A program `beslut` runs is not installed (Graphviz's ``dot`` for an SVG diagram); exit 6.
+
+    Not a refusal of the input and not the database: the machine lacks a tool, and the message
+    says which and what to do instead.
+    """
+
+    exit_code = 6
+
+
 class AuditVerificationFailed(BeslutError):
     """The audit log does not verify."""
 

@@ -165,7 +165,7 @@ def dashboard_router(
         if machine not in diagrams.MACHINES:
             return PlainTextResponse(f"no machine {machine!r}", status_code=404)
         try:
-            svg = diagrams.draw(machine, "svg", current=markera or None)
+            svg = diagrams.draw_for_dashboard(machine, current=markera or None)
         except InvalidInput as error:
             return PlainTextResponse(str(error), status_code=422)
         return Response(svg, media_type="image/svg+xml", headers={**HEADERS, "Cache-Control": "private, max-age=300"})

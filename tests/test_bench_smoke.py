@@ -81,3 +81,15 @@ def test_bench_writers_runs_both_modes_with_two_writer_processes(
             assert re.search(rf"^sqlite +{mode} +{writers} +\d+\.\d +\d+\.\d +\d+\.\d+x ", out, re.MULTILINE), out
         assert re.search(rf"^sqlite +{mode} +N=2: wait +\d+\.\d+ +hold +\d+\.\d+ ", out, re.MULTILINE), out
     assert list(tmp_path.iterdir()) == []  # every run's database is removed
+
+
+def test_bench_parties_runs_and_prints_the_ratios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/bench_parties.py runs end to end at tiny sizes, prints every ratio and removes its databases."""
+    from bench.bench_parties import main as parties_main  # noqa: PLC0415
+
+    assert parties_main(["--sizes", "5,12", "--timers", "4", "--db-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ +5 +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$", out, re.MULTILINE), out
+    for name in ("reminder per timer", "transition per timer", "status per party"):
+        assert re.search(rf"^ratio 12/5 parties, {name}: \d+\.\d+x", out, re.MULTILINE), out
+    assert list(tmp_path.iterdir()) == []

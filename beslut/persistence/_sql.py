@@ -84,6 +84,7 @@ def _party_decision(row: Sequence[Any]) -> PartyDecision:
 
 
 _SELECT_PARTIES = select(*_PARTY_COLUMNS).where(_P.c.recommendation_key == bindparam("key")).order_by(_P.c.position)
+_CASE_VERSION = select(_R.c.version).where(_R.c.key == bindparam("key"))
 _LOCK_CASE = select(_R.c.key).where(_R.c.key == bindparam("key")).with_for_update()
 _UPDATE_CASE = (
     update(_R)
@@ -106,6 +107,26 @@ _AUDIT_HEAD = select(_A.c.seq, _A.c.hash).order_by(_A.c.seq.desc()).limit(1)
 _STREAM_HEAD = select(func.coalesce(func.max(_A.c.stream_seq), 0)).where(_A.c.stream == bindparam("stream"))
 _INSERT_AUDIT = insert(_A)
 _CASE_DEADLINES = select(_D).where(_D.c.recommendation_key == bindparam("key")).order_by(_D.c.due_at, _D.c.id)
+_PARTIES_DEADLINES = (
+    select(_D)
+    .where(
+        and_(
+            _D.c.recommendation_key == bindparam("key"),
+            _D.c.party_key.in_(bindparam("b_parties", expanding=True)),
+        )
+    )
+    .order_by(_D.c.due_at, _D.c.id)
+)
+_PARTIES_DEADLINES_AND_CASE = (  # and the recommendation's own timers (party null: in force)
+    select(_D)
+    .where(
+        and_(
+            _D.c.recommendation_key == bindparam("key"),
+            or_(_D.c.party_key.in_(bindparam("b_parties", expanding=True)), _D.c.party_key.is_(None)),
+        )
+    )
+    .order_by(_D.c.due_at, _D.c.id)
+)
 _DUE = (
     select(_D)
     .where(and_(_D.c.status == "pending", _D.c.due_at <= bindparam("now")))
@@ -137,15 +158,11 @@ _CLAIM_DEADLINE = (
 )
 _DEADLINE_BY_ID = select(_D).where(_D.c.id == bindparam("b_id"))
 _DEADLINE_BY_ID_LOCKED = _DEADLINE_BY_ID.with_for_update()
-_LATER_LADDER = select(func.count()).where(
-    and_(
-        _D.c.recommendation_key == bindparam("key"),
-        _D.c.party_key == bindparam("party"),
-        _D.c.kind.in_(sorted(LADDER_KINDS)),
-        _D.c.status.in_(["pending", "done"]),  # done: another worker already fired the newer one
-        _D.c.due_at > bindparam("after"),
-        _D.c.due_at <= bindparam("until"),
-    )
+# By (recommendation, party) alone, counted in Python: a party has a handful of timer rows, and with the
+# status and due_at conditions in SQL, SQLite (no statistics) chose the (status, due_at) index and read every
+# party's pending timers instead.
+_PARTY_TIMERS = select(_D.c.kind, _D.c.status, _D.c.due_at).where(
+    and_(_D.c.recommendation_key == bindparam("key"), _D.c.party_key == bindparam("party"))
 )
 _O, _C = t.OUTBOX, t.CONTACT
 _CONTACTS_OF = select(_C).where(and_(_C.c.party_key == bindparam("party"), _C.c.active.is_(True))).order_by(_C.c.id)
@@ -475,13 +492,21 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
         self._loaded: dict[str, Case] = {}
         self._stream_starts: dict[str, int] = {}
 
-    def load_case_for_update(self, key: str) -> Case | None:
-        """Load and hold the recommendation row until commit (FOR UPDATE where the database has it)."""
+    def load_case_for_update(self, key: str, *, known: Case | None = None) -> Case | None:
+        """Load and hold the recommendation row until commit (FOR UPDATE where the database has it).
+
+        *known* at the stored version is taken as it is (see :meth:`UnitOfWork.load_case_for_update`).
+        """
         if _unstorable(key):
             return None
         if self._store.row_locks:
             self.connection.execute(_LOCK_CASE, {"key": key}).first()
-        case = self.load_case(key)
+        case: Case | None = None
+        if known is not None and known.key == key:
+            version = self.connection.execute(_CASE_VERSION, {"key": key}).scalar_one_or_none()
+            case = known if version == known.version else None
+        if case is None:
+            case = self.load_case(key)
         if case is not None:
             self._loaded[key] = case
             self._stream_starts.setdefault(key, case.version)
@@ -512,14 +537,14 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
         # 30), grouped by that column set so each group is one executemany.
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for index, party in enumerate(case.parties):
+            if before is not None and before.parties[index] is party:
+                continue  # unchanged (the same object): checked before any work, a tick saves one party of 10,000
             new = _party_field_values(party)
             if before is None:
                 columns = tuple(_PARTY_FIELDS)
                 values = new
             else:
                 old_party = before.parties[index]
-                if old_party is party:
-                    continue
                 old = _party_field_values(old_party)
                 if old == new:
                     continue
@@ -608,11 +633,13 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
         rest = {party for party, timers in wanted.items() if timers or party is None}
         if not rest:
             return
-        rows = [
-            row
-            for row in self.connection.execute(_CASE_DEADLINES, {"key": recommendation}).mappings().all()
-            if row["party_key"] in rest
-        ]
+        parties = sorted(party for party in rest if party is not None)
+        if len(parties) <= _CANCEL_CHUNK:  # the named parties' rows only, by the (recommendation, party) index
+            query = _PARTIES_DEADLINES_AND_CASE if None in rest else _PARTIES_DEADLINES
+            found = self.connection.execute(query, {"key": recommendation, "b_parties": parties}).mappings().all()
+        else:  # a batch touching most parties: one read of the recommendation's rows is cheaper
+            found = self.connection.execute(_CASE_DEADLINES, {"key": recommendation}).mappings().all()
+        rows = [row for row in found if row["party_key"] in rest]
         timers = [d for party, party_timers in wanted.items() if party in rest for d in party_timers]
         self._reconcile_deadlines(rows, timers, now=now)
 
@@ -687,10 +714,12 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
 
     def later_ladder_rows(self, recommendation: str, party: str, *, after: datetime, until: datetime) -> int:
         """How many pending reminder rows of the party's ladder fall due after *after* and by *until*."""
-        count: int = self.connection.execute(
-            _LATER_LADDER, {"key": recommendation, "party": party, "after": after, "until": until}
-        ).scalar_one()
-        return count
+        rows = self.connection.execute(_PARTY_TIMERS, {"key": recommendation, "party": party}).all()
+        return sum(
+            1
+            for kind, status, due_at in rows
+            if kind in LADDER_KINDS and status in ("pending", "done") and after < due_at <= until
+        )
 
     def close_deadline(self, deadline_id: int, *, status: str, now: datetime) -> None:
         """Mark one pending deadline done or cancelled."""

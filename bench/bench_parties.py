@@ -60,7 +60,9 @@ def spec_text(parties: int, *, reminders: bool) -> str:
     )
     if not reminders:
         text += "\n[reminders]\nbefore = []\n"
-    return text + "".join(f'\n[[party]]\nkey = "p{p:05d}"\nname = "Part {p}"\ndeciding_body = "KF"\n' for p in range(parties))
+    return text + "".join(
+        f'\n[[party]]\nkey = "p{p:05d}"\nname = "Part {p}"\ndeciding_body = "KF"\n' for p in range(parties)
+    )
 
 
 @dataclass(frozen=True)

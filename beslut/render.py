@@ -13,7 +13,6 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import render as render_markup
 from rich.table import Table
 
 from beslut.states.audit_chain import AuditRecord
@@ -110,10 +109,10 @@ def print_status(s: dict[str, Any], out: Console | None = None) -> None:
     out.print(header)
     columns = ("party", "name", "state", "outcome", "body §", "decided", "deadline", "overdue", "amount (SEK)")
     if len(s["parties"]) > LONG_TABLE:
-        _print_plain(out, columns, _party_rows(s))
+        _print_plain(out, columns, list(_party_rows(s, styled=False)))
         return
     table = Table(*columns)
-    for row in _party_rows(s):
+    for row in _party_rows(s, styled=True):
         table.add_row(*row)
     out.print(table)
 
@@ -123,49 +122,50 @@ def print_status(s: dict[str, Any], out: Console | None = None) -> None:
 LONG_TABLE = 200
 
 
-def _party_rows(s: dict[str, Any]) -> Iterable[tuple[str, ...]]:
-    """One row of cells (rich markup) per party, and the total."""
+def _party_rows(s: dict[str, Any], *, styled: bool) -> Iterable[tuple[str, ...]]:
+    """One row of cells per party, and the total; with rich markup (colours) when *styled*."""
     for p in s["parties"]:
         body = f"{p['deciding_body']} {p['paragraph']}" if p["paragraph"] else ""
         yield (
             p["key"],
             p["name"],
-            _styled(p["state"]),
+            _styled(p["state"]) if styled else p["state"],
             p["outcome"] or "",
             body,
-            _decided(p),
+            _decided(p, styled=styled),
             p["deadline"],
-            "[red]yes[/red]" if p["overdue"] else "",
+            ("[red]yes[/red]" if styled else "yes") if p["overdue"] else "",
             _money(p["amount"]),
         )
     if s["total"] is not None:
         yield ("", "total", "", "", "", "", "", "", _money(s["total"]))
 
 
-def _print_plain(out: Console, columns: Sequence[str], rows: Iterable[tuple[str, ...]]) -> None:
-    """*rows* as plain text in aligned columns, without rich's per-cell layout: linear and fast."""
-    plain = [tuple(columns)] + [tuple(_plain(cell) for cell in row) for row in rows]
-    widths = [max(cell_len(row[i]) for row in plain) for i in range(len(columns))]
+def _print_plain(out: Console, columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> None:
+    """*rows* (plain text) in aligned columns, without rich's per-cell layout: linear and fast."""
+    every = [tuple(columns), *rows]
+    widths = [max(map(_width, column)) for column in zip(*every, strict=True)]
     lines = (
-        "  ".join(cell + " " * (width - cell_len(cell)) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in plain
+        "  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in every
     )
     out.file.write("\n".join(lines) + "\n")
 
 
-def _plain(cell: str) -> str:
-    """The text of a cell without its rich markup."""
-    return render_markup(cell).plain if "[" in cell else cell
+def _width(cell: str) -> int:
+    """Terminal columns of *cell* (rich's measure only when it is not ASCII: most cells are)."""
+    return len(cell) if cell.isascii() else cell_len(cell)
 
 
-def _decided(party: dict[str, Any]) -> str:
+def _decided(party: dict[str, Any], *, styled: bool = True) -> str:
     """The decision day, and how many days after the reply date it came when late."""
     if not party["decided_on"]:
         return ""
     days = party.get("days_late")
     if not days:
         return str(party["decided_on"])
-    return f"{party['decided_on']} [red]({days} {'day' if days == 1 else 'days'} late)[/red]"
+    late = f"({days} {'day' if days == 1 else 'days'} late)"
+    return f"{party['decided_on']} " + (f"[red]{late}[/red]" if styled else late)
 
 
 def print_log(records: Iterable[AuditRecord]) -> None:

@@ -141,7 +141,7 @@ def render(rows: Sequence[Row], timers: int) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="300,3000,10000", help="Party counts, comma-separated, smallest first.")
-    parser.add_argument("--timers", type=int, default=300, help="Due timers fired per phase and size.")
+    parser.add_argument("--timers", type=int, default=1000, help="Due timers fired per phase and size.")
     parser.add_argument("--db-dir", type=Path, default=None, help="Where the temporary databases go.")
     return parser.parse_args(argv)
 

@@ -387,6 +387,8 @@ class Engine:
         if contact.email is not None and ("@" not in contact.email or any(c.isspace() for c in contact.email)):
             raise InvalidInput(f"--email {contact.email[:80]!r} is not an e-mail address")
         with self.store.unit_of_work() as uow:
+            if contact.party not in uow.known_parties():  # as `token create --party`: no contact for a typo
+                raise NotFound(f"no party {contact.party!r} in any recommendation: propose one that names it first")
             uow.put_contact(contact)
 
     def contacts(self) -> list[Contact]:

@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beslut.api import admin, audit, commands, imports, reads, scheduler, tokens
+from beslut.api import admin, audit, commands, imports, media, reads, scheduler, tokens
 from beslut.api.metrics import install_metrics
 from beslut.api.problems import (
     INTERNAL,
@@ -146,6 +146,7 @@ def create_app(
         )
     )
     _install_handlers(app)
+    media.install(app)  # 415 for a JSON body sent as another media type (beslut/api/media.py)
     return app
 
 

@@ -142,8 +142,10 @@ def party_clerk(
     principal: CurrentPrincipal,
     party: Annotated[str, Path(description="The party's key, e.g. 2380 (Östersund).")],
 ) -> Principal:
-    """Lets through ``admin``, the clerk of the party in the path, and for a step in
-    :data:`ALSO_RECORDED_BY` that step's other role; refuses (403) everyone else."""
+    """Lets through ``admin``, the clerk of the party in the path, and a step's other role.
+
+    A step named in :data:`ALSO_RECORDED_BY` also lets its role through; everyone else is refused (403).
+    """
     if principal.role == "admin":
         return principal
     step = getattr(request.scope.get("route"), "name", None)

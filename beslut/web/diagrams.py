@@ -18,7 +18,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from graphviz.backend import ExecutableNotFound
+from graphviz.backend import ExecutableNotFound  # type: ignore[import-untyped]
 from transitions.extensions.diagrams import GraphMachine
 
 from beslut.errors import InvalidInput, ProgramMissing

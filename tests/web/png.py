@@ -54,17 +54,17 @@ def read_png(data: bytes) -> Image:
     rows: list[list[tuple[int, int, int]]] = []
     for y in range(height):
         start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        method, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for i in range(stride):
             left = line[i - channels] if i >= channels else 0
             up, corner = previous[i], previous[i - channels] if i >= channels else 0
-            if kind == 1:
+            if method == 1:
                 line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
+            elif method == 2:
                 line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
+            elif method == 3:
                 line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
+            elif method == 4:
                 line[i] = (line[i] + _paeth(left, up, corner)) & 0xFF
         rows.append([(line[x], line[x + 1], line[x + 2]) for x in range(0, stride, channels)])
         previous = line

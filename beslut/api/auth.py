@@ -132,29 +132,15 @@ def require_role(*roles: str) -> Callable[[Principal], Principal]:
     return check
 
 
-#: Party steps that another role records too, by route name: receiving a party's minute extract
-#: (``report``) is the coordinator's own act, done at the coordinator's desk, not the party's.
-ALSO_RECORDED_BY: dict[str, str] = {"report": "coordinator"}
-
-
 def party_clerk(
-    request: Request,
     principal: CurrentPrincipal,
     party: Annotated[str, Path(description="The party's key, e.g. 2380 (Östersund).")],
 ) -> Principal:
-    """Lets through ``admin``, the clerk of the party in the path, and a step's other role.
-
-    A step named in :data:`ALSO_RECORDED_BY` also lets its role through; everyone else is refused (403).
-    """
+    """Lets through ``admin`` and the clerk of the party in the path; refuses (403) everyone else."""
     if principal.role == "admin":
         return principal
-    step = getattr(request.scope.get("route"), "name", None)
-    also = ALSO_RECORDED_BY.get(step) if isinstance(step, str) else None
-    if also is not None and principal.role == also:
-        return principal
     if principal.role != "clerk":
-        needs = f"clerk, {also} or admin" if also else "clerk or admin"
-        raise ApiProblem(FORBIDDEN, f"role {principal.role!r} may not record a party's steps; it needs {needs}")
+        raise ApiProblem(FORBIDDEN, f"role {principal.role!r} may not record a party's steps; it needs clerk or admin")
     if principal.party != party:
         raise ApiProblem(FORBIDDEN, f"a clerk of party {principal.party!r} may not act for party {party!r}")
     return principal

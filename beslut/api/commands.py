@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 
 from beslut.api import models
 from beslut.api.auth import Clerk, Coordinator, Principal, store_of
-from beslut.api.conditional import expected_version
-from beslut.api.problems import PROBLEM_RESPONSES
+from beslut.api.conditional import if_match_version
+from beslut.api.problems import INVALID, PROBLEM_RESPONSES, ApiProblem
 from beslut.api.views import contact_json
 from beslut.states.case import Case
 from beslut.states.records import Contact
@@ -66,6 +66,20 @@ def engine_for(request: Request, principal: Principal) -> Engine:
 def record(request: Request, kind: str, result: str) -> None:
     """Count one command in the app's metrics."""
     request.app.state.metrics.record_command(kind, result)
+
+
+def expected_version(if_match: str | None, in_body: int | None) -> int | None:
+    """The version a command is conditional on: from ``If-Match``, from the body, or none.
+
+    Raises:
+        ApiProblem: If-Match is not one quoted version number, or it disagrees with the body.
+    """
+    if if_match is None or if_match.strip() == "*":
+        return in_body
+    version = if_match_version(if_match)  # compared strongly: a weak tag is stale (beslut/api/conditional.py)
+    if in_body is not None and in_body != version:
+        raise ApiProblem(INVALID, f"If-Match {version} and expected_version {in_body} disagree")
+    return version
 
 
 def case_response(case: Case, *, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""``If-Match`` on a command: the version it is conditional on, compared strongly (RFC 9110 §13.1.1).
+"""``If-Match`` on a command: the version it names, compared strongly (RFC 9110 §13.1.1).
 
 Why its own module: the comparison is a rule of HTTP, one place for every command. A version ETag
 is strong (``"7"``: the status document at version 7, byte for byte). ``If-Match`` uses the strong
@@ -12,15 +12,13 @@ from __future__ import annotations
 from beslut.api.problems import INVALID, STALE, ApiProblem
 
 
-def expected_version(if_match: str | None, in_body: int | None) -> int | None:
-    """The version a command is conditional on: from ``If-Match``, from the body, or none.
+def if_match_version(if_match: str) -> int:
+    """The version an ``If-Match`` header value names (not ``*``, which the caller handles).
 
     Raises:
-        ApiProblem: 422 when If-Match is not one quoted version number or disagrees with the body;
-            409 stale-version for a weak tag, which never matches under the strong comparison.
+        ApiProblem: 409 stale-version for a weak tag, which never matches under the strong
+            comparison; 422 when the value is not one version ETag such as ``"7"``.
     """
-    if if_match is None or if_match.strip() == "*":
-        return in_body
     tag = if_match.strip()
     if tag.startswith("W/"):
         raise ApiProblem(
@@ -29,7 +27,4 @@ def expected_version(if_match: str | None, in_body: int | None) -> int | None:
     digits = tag.strip('"')  # a bare 7 is read as "7", as it always was
     if not digits.isdigit():
         raise ApiProblem(INVALID, f'If-Match: {if_match!r} is not a version ETag such as "7"')
-    version = int(digits)
-    if in_body is not None and in_body != version:
-        raise ApiProblem(INVALID, f"If-Match {version} and expected_version {in_body} disagree")
-    return version
+    return int(digits)

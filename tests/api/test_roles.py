@@ -3,7 +3,7 @@
 | role        | may write                                                        |
 |-------------|------------------------------------------------------------------|
 | admin       | everything                                                       |
-| coordinator | propose, recommend, withdraw, consolidate, contacts; report      |
+| coordinator | propose, recommend, withdraw, consolidate, contacts              |
 | clerk       | its own party's steps only                                       |
 | auditor     | nothing (reads and verifies)                                     |
 
@@ -73,27 +73,12 @@ class TestClerk:
 
 
 class TestCoordinator:
-    @pytest.mark.parametrize("step", sorted(set(PARTY_STEPS) - {"report"}))
+    @pytest.mark.parametrize("step", sorted(PARTY_STEPS))
     def test_a_coordinator_cannot_record_a_party_step(self, api: Api, step: str) -> None:
-        """A coordinator cannot decide (or take any step but report) for a party."""
+        """A coordinator cannot decide (or take any step) for a party."""
         path = f"/recommendations/{KEY}/parties/2380/{step}"
         problem = api.refused("POST", path, PARTY_STEPS[step], who="coordinator", status=403)
         assert "role 'coordinator' may not record a party's steps; it needs clerk or admin" == problem["detail"]
-
-    def test_a_coordinator_records_the_minute_extract_it_received(self, api: Api) -> None:
-        """report is the coordinator's own act (it received the extract): 200, the event names the coordinator."""
-        path = f"/recommendations/{KEY}/parties/2309"
-        assert 200 == api.post(f"{path}/decide", PARTY_STEPS["decide"], who="clerk_2309").status_code
-        response = api.post(f"{path}/report", PARTY_STEPS["report"], who="coordinator")
-        assert 200 == response.status_code, response.text
-        (party,) = [p for p in response.json()["parties"] if p["key"] == "2309"]
-        assert "2022-10-25" == party["minute_extract_received_on"]
-
-    def test_an_auditor_still_may_not_report(self, api: Api) -> None:
-        """The exception is the coordinator's alone: an auditor is told which roles may."""
-        path = f"/recommendations/{KEY}/parties/2380/report"
-        problem = api.refused("POST", path, PARTY_STEPS["report"], who="auditor", status=403)
-        assert "role 'auditor' may not record a party's steps; it needs clerk, coordinator or admin" == problem["detail"]
 
 
 class TestAuditor:

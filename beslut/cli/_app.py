@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     except TyperException as error:  # usage errors: unknown option, missing argument, bad choice
         # With no command Typer prints the help and raises an error with no message of its own.
         _fail(error.format_message() or "no command given: choose one of the commands listed above", 2)
-    except typer.Abort:  # Click's own answer to Ctrl-C or end of input at a prompt
-        _fail("interrupted", INTERRUPTED)
+    except typer.Abort:
+        _fail("aborted", 130)
     except Refusal as error:
         _fail(str(error), error.exit_code)
     except BeslutError as error:

@@ -104,6 +104,7 @@ def late(store_url: str) -> str:
 class TestContact:
     def test_add_list_and_replace(self, db: str) -> None:
         """Contacts are listed by party, then id; adding an id again replaces it; a bad address is refused."""
+        ok("propose", str(SPEC_2022), "--on", "2022-06-03", db=db)  # a contact's party must be named by one
         saved = ok(
             "contact", "add", "2380", "--id", "c-2380", "--name", "Åsa Öberg", "--email", "asa@ostersund.example", db=db
         )

@@ -48,7 +48,7 @@ def test_states_do_no_io(path: Path) -> None:
 
 _STDLIB_OK = {
     "__future__", "abc", "calendar", "collections", "dataclasses", "datetime", "decimal", "fractions", "functools",
-    "hashlib", "itertools", "json", "math", "re", "threading", "tomllib", "types", "typing", "zoneinfo",
+    "hashlib", "itertools", "json", "math", "operator", "re", "threading", "tomllib", "types", "typing", "zoneinfo",
 }  # fmt: skip
 
 

@@ -143,11 +143,15 @@ def build(target: str, *, pending: int, due: int, waves: int) -> Built:
     fillers = math.ceil(pending / ROWS_PER_FILLER)
     with Engine(open_store(target), clock=FixedClock(BUILT_AT), actor="bench") as engine:
         engine.init()
-        for party in PARTIES:
-            engine.add_contact(Contact(id=f"c-{party}", party=party, name="Handläggare", email=f"{party}@example.se"))
+        contacts = False
         for wave in range(waves):
             for key in wave_keys(wave, due):
                 engine.propose(spec_for(template, key, wave), on=RECOMMENDED_ON)
+                if not contacts:  # after the first proposal: a contact's party must be named by a recommendation
+                    for party in PARTIES:
+                        contact = Contact(id=f"c-{party}", party=party, name="Handläggare", email=f"{party}@example.se")
+                        engine.add_contact(contact)
+                    contacts = True
                 engine.recommend(key, on=RECOMMENDED_ON)
         first = tick_at(waves - 1) + timedelta(days=1)
         for f in range(fillers):

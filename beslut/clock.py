@@ -7,6 +7,7 @@ future), so tests and the demo can run any calendar they like.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -86,3 +87,34 @@ def parse_instant(value: str, option: str = "--now") -> datetime:
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=STOCKHOLM)
     return instant
+
+
+_LEGAL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_legal_date(value: str, option: str = "--on") -> date:
+    """A legal date written exactly YYYY-MM-DD, or a one-line refusal naming *option*.
+
+    Why strict: Python's ``date.fromisoformat`` also reads the basic form ``20260105`` and week
+    dates (``2026-W02-1``), which the documented contract (YYYY-MM-DD) does not promise; a typo
+    such as a missing dash must not become a date silently.
+    """
+    if _LEGAL_DATE.fullmatch(value) is None:
+        raise InvalidInput(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def legal_date_of(value: str, option: str) -> date:
+    """A date (YYYY-MM-DD), or the Europe/Stockholm date of an instant (YYYY-MM-DDTHH:MM[:SS][+HH:MM]).
+
+    Why: an option documented as DATETIME whose meaning is a legal date (``--as-of-valid``) takes an
+    instant too; legal dates are Swedish calendar days, so the instant counts on its day in Stockholm.
+    """
+    if "T" not in value and " " not in value:
+        return parse_legal_date(value, option)
+    if _LEGAL_DATE.fullmatch(value[:10]) is None:
+        raise InvalidInput(f"{option}: {value!r} is not a date (YYYY-MM-DD) or a date-time (YYYY-MM-DDTHH:MM[+HH:MM])")
+    return parse_instant(value, option).astimezone(STOCKHOLM).date()

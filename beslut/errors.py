@@ -105,6 +105,27 @@ class StoreError(BeslutError):
     """The database could not do what was asked (not a refusal of the input)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be used at all: a directory, a file that is no database, a read-only file or mount.
+
+    Its own exit code (5), apart from a refusal (2: the input was wrong) and a store error during a
+    command (1): the path given with ``--db`` is wrong or the file system will not allow the write,
+    so retrying the same command cannot help; the message names which.
+    """
+
+    exit_code = 5
+
+
+class ProgramMissing(BeslutError):
+    """A program `beslut` runs is not installed (Graphviz's ``dot`` for an SVG diagram); exit 6.
+
+    Not a refusal of the input and not the database: the machine lacks a tool, and the message
+    says which and what to do instead.
+    """
+
+    exit_code = 6
+
+
 class AuditVerificationFailed(BeslutError):
     """The audit log does not verify."""
 

@@ -97,3 +97,15 @@ def test_bench_startup_runs_the_processes_and_prints_the_ratios(
     for name in ("help", "status"):
         assert re.search(rf"^ratio {name}/baseline: \d+\.\d+x \(aim <= 1\.5x\); by CPU time \d+\.\d+x$", out, re.M), out
     assert list(tmp_path.iterdir()) == []  # the demo database is removed
+
+
+def test_bench_parties_runs_and_prints_the_ratios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/bench_parties.py runs end to end at tiny sizes, prints every ratio and removes its databases."""
+    from bench.bench_parties import main as parties_main  # noqa: PLC0415
+
+    assert parties_main(["--sizes", "5,12", "--timers", "4", "--db-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ +5 +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$", out, re.MULTILINE), out
+    for name in ("reminder per timer", "transition per timer", "status per party"):
+        assert re.search(rf"^ratio 12/5 parties, {name}: \d+\.\d+x", out, re.MULTILINE), out
+    assert list(tmp_path.iterdir()) == []

@@ -37,6 +37,8 @@ def _modules() -> Iterator[Any]:
     for info in pkgutil.walk_packages(beslut.__path__, "beslut."):
         if ".migrations" in info.name:  # Alembic's scripts run inside Alembic, not as modules of the package
             continue
+        if info.name.endswith(".__main__"):  # `python -m beslut.cli` runs the command line when imported
+            continue
         yield importlib.import_module(info.name)
 
 

@@ -52,7 +52,7 @@ ALLOWED_IN_STATES = ("beslut.states", "beslut.errors", "beslut.clock")
 THIRD_PARTY_IN_STATES = {"transitions", "holidays", "rfc8785", "orjson"}
 _STDLIB_OK = {
     "__future__", "abc", "calendar", "collections", "dataclasses", "datetime", "decimal", "fractions", "functools",
-    "hashlib", "itertools", "json", "math", "re", "threading", "tomllib", "types", "typing", "zoneinfo",
+    "hashlib", "itertools", "json", "math", "operator", "re", "threading", "tomllib", "types", "typing", "zoneinfo",
 }  # fmt: skip
 DATABASE_LIBRARIES = ("sqlalchemy", "sqlmodel", "psycopg", "alembic")
 

@@ -31,7 +31,7 @@ from beslut.api.problems import PROBLEM_RESPONSES
 from beslut.api.views import token_json
 from beslut.errors import NotFound
 from beslut.persistence import schema
-from beslut.web.diagrams import FORMATS, MACHINES, draw
+from beslut.web.diagrams import FORMATS, MACHINES, draw, draw_for_dashboard
 
 log = structlog.get_logger("beslut.api")
 router = APIRouter(responses=PROBLEM_RESPONSES)
@@ -165,7 +165,8 @@ def db_history(request: Request, principal: Admin) -> dict[str, Any]:
     summary="A state machine, drawn from its definition",
     description=(
         "What `beslut diagram MACHINE --format F` prints: Mermaid text (text/plain) or an SVG document "
-        "(image/svg+xml), drawn from the definitions the engine runs. Any role."
+        "(image/svg+xml; where Graphviz is not installed, the dashboard's plainer drawing), drawn from the "
+        "definitions the engine runs. Any role."
     ),
     response_class=Response,
     responses={
@@ -188,7 +189,8 @@ def diagram(
     del principal
     if machine not in MACHINES:
         raise NotFound(f"unknown machine {machine!r}: choose one of {', '.join(MACHINES)}")
-    return Response(draw(machine, fmt), media_type=MEDIA.get(fmt, "text/plain; charset=utf-8"))
+    text = draw_for_dashboard(machine) if fmt == "svg" else draw(machine, fmt)  # svg without Graphviz: plain
+    return Response(text, media_type=MEDIA.get(fmt, "text/plain; charset=utf-8"))
 
 
 __all__ = ["router"]

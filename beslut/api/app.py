@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from beslut.api import admin, audit, commands, imports, reads, scheduler, tokens
+from beslut.api import admin, audit, commands, imports, media, reads, scheduler, tokens
 from beslut.api.limits import RequestLimits
 from beslut.api.metrics import install_metrics
 from beslut.api.problems import (
@@ -158,6 +158,7 @@ def create_app(
     )
     _install_handlers(app)
     app.add_middleware(RequestLimits)  # outermost of ours: a body over its limit is refused before anything reads it
+    media.install(app)  # 415 for a JSON body sent as another media type (beslut/api/media.py)
     return app
 
 

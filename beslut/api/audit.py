@@ -307,7 +307,7 @@ def replay(
     ] = None,
     as_of_valid: Annotated[
         str | None,
-        Query(description="What had been decided by this date (YYYY-MM-DD).", json_schema_extra={"format": "date"}),
+        Query(description="What had been decided by this date (YYYY-MM-DD, or an instant: its Stockholm date)."),
     ] = None,
     check: Annotated[bool, Query(description="Compare with the live tables (present only).")] = False,
 ) -> Response:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from beslut.api import models
 from beslut.api.auth import Coordinator, Principal, party_step_role, require_role, store_of
+from beslut.api.conditional import if_match_version
 from beslut.api.problems import INVALID, PROBLEM_RESPONSES, ApiProblem
 from beslut.api.views import contact_json
 from beslut.states.case import Case
@@ -68,10 +69,7 @@ def expected_version(if_match: str | None, in_body: int | None) -> int | None:
     """
     if if_match is None or if_match.strip() == "*":
         return in_body
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise ApiProblem(INVALID, f'If-Match: {if_match!r} is not a version ETag such as "7"')
-    version = int(tag)
+    version = if_match_version(if_match)  # compared strongly: a weak tag is stale (beslut/api/conditional.py)
     if in_body is not None and in_body != version:
         raise ApiProblem(INVALID, f"If-Match {version} and expected_version {in_body} disagree")
     return version

@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from beslut.clock import CLOCK_TOLERANCE, STOCKHOLM
+from beslut.clock import CLOCK_TOLERANCE, STOCKHOLM, legal_date_of
 from beslut.errors import InvalidInput
 from beslut.states import case as domain
 from beslut.states.audit_chain import AuditRecord, canonical_json, event_from_record
@@ -392,10 +392,7 @@ def parse_as_of(recorded: str | None, valid: str | None) -> tuple[datetime | Non
         if instant.tzinfo is None:
             instant = instant.replace(tzinfo=STOCKHOLM)
     if valid is not None:
-        try:
-            day = date.fromisoformat(valid)
-        except ValueError:
-            raise InvalidInput(f"--as-of-valid: {valid!r} is not a date (YYYY-MM-DD)") from None
+        day = legal_date_of(valid, "--as-of-valid")  # a date, or an instant's date in Stockholm
     return instant, day
 
 

@@ -7,6 +7,8 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
+from beslut.cli._interrupt import EXIT_CODE as INTERRUPTED
+from beslut.cli._interrupt import Interrupted, interrupts_raised
 from beslut.cli._options import close_engines
 from beslut.errors import BeslutError, FieldError, Refusal
 from beslut.states.commands import OPTIONS
@@ -34,7 +36,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; refusals become one ``error:`` line on stderr and their exit code."""
     _refuse_nul(sys.argv[1:] if argv is None else argv)
     try:
-        code = app(args=argv, standalone_mode=False, prog_name="beslut")
+        with interrupts_raised():
+            code = app(args=argv, standalone_mode=False, prog_name="beslut")
+    except (Interrupted, KeyboardInterrupt):  # the second: Ctrl-C outside the main thread's handler
+        _fail("interrupted", INTERRUPTED)
     except TyperException as error:  # usage errors: unknown option, missing argument, bad choice
         # With no command Typer prints the help and raises an error with no message of its own.
         _fail(error.format_message() or "no command given: choose one of the commands listed above", 2)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from beslut.errors import InvalidInput, NotFound
+from beslut.clock import parse_legal_date
+from beslut.errors import NotFound, StoreUnavailable
 from beslut.jsontext import pretty
 from beslut.persistence import DEFAULT_DATABASE
 from beslut.states.actors import RULE, actor_id
@@ -63,11 +64,8 @@ Party = Annotated[str, typer.Argument(help="The party's key.")]
 
 
 def parse_date(value: str, option: str = "--on") -> date:
-    """An ISO date, or a one-line refusal naming the option."""
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+    """A date written YYYY-MM-DD exactly (:func:`beslut.clock.parse_legal_date`), or a refusal naming the option."""
+    return parse_legal_date(value, option)
 
 
 _OPENED: list[Engine] = []
@@ -87,6 +85,7 @@ def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = 
 
     actor = actor_id("cli" if actor is None else actor, source="--actor")  # before anything is opened or created
     target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
+    refuse_directory(target)
     if must_exist and "://" not in target and not Path(target).is_file():
         # Opening an SQLite path creates the file; a read or a refused command must not.
         raise NotFound(f"database {target} does not exist: run `beslut init` first")
@@ -103,6 +102,12 @@ def open_engine(db: str | None, actor: str | None = None, *, must_exist: bool = 
     engine = Engine(store, actor=actor, pause_gc=pause_gc)
     _OPENED.append(engine)
     return engine
+
+
+def refuse_directory(target: str) -> None:
+    """Refuse (exit 5) a ``--db`` path that is a directory, before SQLite says only "unable to open"."""
+    if "://" not in target and Path(target).is_dir():
+        raise StoreUnavailable(f"database {target} is a directory, not a database file")
 
 
 def describe_db(db: str | None) -> str:

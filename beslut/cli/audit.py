@@ -23,8 +23,9 @@ import typer
 
 from beslut import render
 from beslut.cli._app import audit_app
+from beslut.cli._interrupt import removed_if_interrupted
 from beslut.cli._into import empty_target
-from beslut.cli._options import Db, Json, describe_db, emit_json
+from beslut.cli._options import Db, Json, describe_db, emit_json, refuse_directory
 from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
 from beslut.persistence import DEFAULT_DATABASE, open_store
@@ -46,6 +47,7 @@ def read_only_store(db: str | None) -> Iterator[Store]:
     from beslut.persistence.schema import require_current_store  # noqa: PLC0415 - SQLAlchemy when a command runs
 
     target = db or os.environ.get("BESLUT_DB") or DEFAULT_DATABASE
+    refuse_directory(target)
     if "://" not in target and not Path(target).is_file():
         raise NotFound(f"database {target} does not exist: run `beslut init` first")
     store = open_store(target, read_only=True)
@@ -61,7 +63,7 @@ def read_only_store(db: str | None) -> Iterator[Store]:
 def _write_new(path: Path, text: str) -> None:
     """Write *text* to a new file; an existing file (a checkpoint, a proof) is never overwritten."""
     try:
-        with path.open("x", encoding="utf-8") as handle:
+        with path.open("x", encoding="utf-8") as handle, removed_if_interrupted(path):
             handle.write(text)
     except FileExistsError:
         raise InvalidInput(f"{path} already exists: it is never overwritten") from None
@@ -274,7 +276,9 @@ def audit_replay(
     as_of_valid: Annotated[
         str | None,
         typer.Option(
-            "--as-of-valid", help="What had been decided by this date (events whose legal date is on or before it)."
+            "--as-of-valid",
+            help="What had been decided by this date (events whose legal date is on or before it): YYYY-MM-DD, or"
+            " an instant, which counts on its date in Europe/Stockholm.",
         ),
     ] = None,
     check: Annotated[
@@ -391,7 +395,7 @@ def audit_export(
     signed = _load_checkpoint(checkpoint, pubkey) if checkpoint is not None else None
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"{out} exists and is not an empty directory: a package is never written over anything")
-    with read_only_store(db) as store:
+    with read_only_store(db) as store, removed_if_interrupted(out):
         exported = service.export_case(
             store, key, out, checkpoint=signed, source=str(checkpoint or ""), now=datetime.now(STOCKHOLM)
         )

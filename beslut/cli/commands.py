@@ -20,6 +20,7 @@ from beslut.cli._options import (
     open_engine,
     parse_date,
 )
+from beslut.cli._progress import Progress
 from beslut.clock import parse_instant
 from beslut.errors import InvalidInput
 from beslut.states.views import case_status
@@ -71,7 +72,7 @@ def tick(
 ) -> None:
     """Fire every timer due at NOW: transitions (overdue, laga kraft, in force) and reminders; idempotent."""
     engine = open_engine(db)
-    fired = engine.tick(parse_instant(now))
+    fired = engine.tick(parse_instant(now), progress=Progress("tick: timers"))  # a long tick reports on stderr
     engine.close()
     if json_output:
         emit_json({"fired": [fired_json(f) for f in fired]})

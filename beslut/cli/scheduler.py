@@ -10,6 +10,7 @@ import typer
 
 from beslut import render
 from beslut.cli._app import app, contact_app, scheduler_app
+from beslut.cli._interrupt import removed_if_interrupted
 from beslut.cli._options import Db, Json, emit_json, open_engine
 from beslut.errors import InvalidInput
 from beslut.states.records import Contact
@@ -100,7 +101,10 @@ def deadlines(
             raise InvalidInput(f"--ics: directory {ics.parent} does not exist")
         cases = {c.key: c for c in engine.cases()}
         try:
-            ics.write_bytes(calendar_bytes(rows, cases, engine.clock.now()))
+            part = ics.with_name(ics.name + ".part")  # replaced in one step: never a half-written calendar
+            with removed_if_interrupted(part):
+                part.write_bytes(calendar_bytes(rows, cases, engine.clock.now()))
+                part.replace(ics)
         except OSError as error:  # a directory, a name too long, no permission, a full disk
             raise InvalidInput(f"--ics: cannot write {ics}: {error.strerror or error}") from None
     if json_output:

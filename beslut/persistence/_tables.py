@@ -114,7 +114,12 @@ class DeadlineTableRow(SQLModel, table=True):
 
     # id last: the tick claims "pending, due by now, ORDER BY due_at, id LIMIT 100", and thousands of reminders
     # fall due at the same 00:00; without id the database read every one of them to sort each batch (0004).
-    __table_args__ = (Index("ix_deadline_status_due_id", "status", "due_at", "id"),)
+    # (recommendation, party): a fired timer reads its own party's timers (the reminder ladder, the sync after a
+    # transition); by recommendation alone that read every party's timers, and a tick grew quadratic (0007).
+    __table_args__ = (
+        Index("ix_deadline_status_due_id", "status", "due_at", "id"),
+        Index("ix_deadline_recommendation_party", "recommendation_key", "party_key"),
+    )
 
 
 class ContactRow(SQLModel, table=True):

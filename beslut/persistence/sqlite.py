@@ -67,6 +67,17 @@ _TRIGGERS = (
 )
 
 
+def _immutable_if_unwritable(path: Path) -> dict[str, str]:
+    """``immutable=1`` when nobody can write beside *path* (a read-only mount or directory), else nothing.
+
+    Why: a WAL database is read through its ``-shm`` file, which SQLite must create next to the
+    database; in a directory nobody can write it cannot, and even ``mode=ro`` fails with "unable to
+    open database file". Where nothing can be created, nothing can change the file either, so
+    SQLite may read it as immutable (no locks, no ``-shm``): the auditor reads a read-only copy.
+    """
+    return {} if os.access(path.resolve().parent, os.W_OK) else {"immutable": "1"}
+
+
 class SQLiteStore(SqlStore):
     """A store in one SQLite file."""
 
@@ -81,7 +92,7 @@ class SQLiteStore(SqlStore):
             location = URL.create(
                 "sqlite",
                 database="file:" + quote(str(self.path.resolve()), safe="/"),
-                query={"mode": "ro", "uri": "true"},
+                query={"mode": "ro", "uri": "true", **_immutable_if_unwritable(self.path)},
             )
             engine = create_engine(location, connect_args={"timeout": busy_timeout_ms() / 1000})
         else:

@@ -86,8 +86,12 @@ class SchedulerDaemon:
         self._stop.set()
 
     def run_once(self) -> tuple[int, int, int, int]:
-        """One tick and one delivery pass, then return (timers handled, sent, failed, skipped as no longer due)."""
-        return self._tick()
+        """One tick and one delivery pass, then return (timers handled, sent, failed, skipped as no longer due).
+
+        Its heartbeat records ``stopped_at`` too: a run from cron has ended when this returns, and
+        ``scheduler status`` must not show it as a daemon still running.
+        """
+        return self._tick(last=True)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; return the exit code."""
@@ -163,7 +167,7 @@ class SchedulerDaemon:
             if failures:
                 log.info("tick_recovered", daemon_id=self.daemon_id, failures=failures)
 
-    def _tick(self, *, lag: float | None = None) -> tuple[int, int, int, int]:
+    def _tick(self, *, lag: float | None = None, last: bool = False) -> tuple[int, int, int, int]:
         with self._lock:
             started = time.monotonic()
             now = self.engine.clock.now()
@@ -174,7 +178,9 @@ class SchedulerDaemon:
                 lease=timedelta(seconds=self.settings.lease_seconds),
             )
             report = self.delivery.deliver_due(should_stop=self._stop.is_set)
-            self._beat(handled=len(fired), delivered=report.sent, seconds=time.monotonic() - started, lag=lag)
+            self._beat(
+                handled=len(fired), delivered=report.sent, seconds=time.monotonic() - started, lag=lag, stopped=last
+            )
             if fired or report.sent or report.failed or report.skipped:
                 log.info(
                     "tick",

@@ -13,6 +13,8 @@ No I/O here: dates come in as arguments, and "today" is given by the caller.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from beslut.errors import Duplicate, FieldError, InvalidInput, NotFound, RuleVio
 from beslut.states.allocation import CostSpec, allocate
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.machines import PARTY_MACHINE, RECOMMENDATION_MACHINE
-from beslut.states.spec import PartySpec, RecommendationSpec, populations_of, spec_to_data
+from beslut.states.spec import PartySpec, RecommendationSpec, check_proposable, populations_of, spec_to_data
 from beslut.states.spec_cache import parse_spec_data
 
 Outcome = Literal["approved", "rejected", "approved_with_conditions"]
@@ -233,6 +235,7 @@ def _deadline(own_reply_by: date | None, reply_by: date, rolls: bool, calendar: 
 def propose(spec: RecommendationSpec, *, on: date, today: date) -> Event:
     """A new recommendation is proposed."""
     _not_in_future(on, today)
+    check_proposable(spec)
     return Event(kind="recommendation.proposed", stream=spec.key, valid_on=on, payload={"spec": spec_to_data(spec)})
 
 
@@ -575,6 +578,16 @@ def replay(events: Iterable[Event], calendar: BusinessCalendar) -> Case | None:
     for event in events:
         case = apply(case, event, calendar)
     return case
+
+
+def changed_party_indexes(before: Case, after: Case) -> list[int]:
+    """The positions of the parties of *after* that are not the very objects of *before* (same parties).
+
+    Why by identity, in C (``map`` of ``operator.is_not``): a command or a fired timer changes one
+    party of thousands, every unchanged decision is carried over as the same object, and a Python
+    loop comparing them cost more than the rest of firing one timer at 10,000 parties.
+    """
+    return list(itertools.compress(itertools.count(), map(operator.is_not, before.parties, after.parties)))
 
 
 def _evolve(obj: _Frozen, changes: Mapping[str, Any]) -> _Frozen:

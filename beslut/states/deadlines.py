@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Final, Literal
 
 from beslut.states.calendar import end_of_day, local_date, start_of_day
-from beslut.states.case import ADOPTED_OUTCOMES, UNDECIDED, Case, PartyDecision
+from beslut.states.case import ADOPTED_OUTCOMES, UNDECIDED, Case, PartyDecision, changed_party_indexes
 from beslut.states.spec import duration_days
 
 DeadlineKind = Literal["reply_by", "appeal_ends", "in_force", "remind_before", "remind_overdue", "escalate"]
@@ -139,9 +139,9 @@ def deadline_changes(before: Case, after: Case) -> dict[str | None, list[Deadlin
     """
     changes: dict[str | None, list[Deadline]] = {}
     same_case = before.state == after.state and before.spec is after.spec
-    for old, new in zip(before.parties, after.parties, strict=True):  # a case's parties are fixed at its proposal
-        if same_case and old is new:
-            continue
+    indexes = changed_party_indexes(before, after) if same_case else range(len(after.parties))
+    for index in indexes:  # a case's parties are fixed at its proposal
+        old, new = before.parties[index], after.parties[index]
         wanted = party_deadlines(after, new)
         if wanted:
             if wanted != party_deadlines(before, old):

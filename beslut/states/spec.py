@@ -409,6 +409,31 @@ def _date(data: Mapping[str, Any], name: str, *, where: str = "") -> date:
     return parsed
 
 
+DECIMAL_RULE = 'a decimal string of at most 15 digits and at most 6 decimals, no sign, like "5000000" or "0.5075"'
+
+
+def check_proposable(spec: RecommendationSpec) -> None:
+    """Refuse what a stored spec may hold but a new proposal may not: a cost of 0, a party in no cost pool.
+
+    Why at proposal only: specs already proposed are read back with :func:`parse_spec` and must
+    keep loading (and replaying) as they were; these rules are about what a new recommendation
+    means. A ``[cost]`` of 0 allocates nothing (leave ``[cost]`` out instead), and a party in no
+    pool would silently pay nothing while every other party's share is computed as if it did not
+    exist.
+    """
+    if spec.cost is None:
+        return
+    if spec.cost.total <= 0:
+        raise SpecError("cost.total", "must be greater than 0 (leave out [cost] for a recommendation without a cost)")
+    pooled = {party for pool in spec.cost.pools for party in pool.parties}
+    unpooled = [party.key for party in spec.parties if party.key not in pooled]
+    if unpooled:
+        shown = ", ".join(repr(key) for key in unpooled[:5]) + (
+            f" and {len(unpooled) - 5} more" if len(unpooled) > 5 else ""
+        )
+        raise SpecError("cost.pool", f"parties in no cost pool: {shown}; every party must be in one [[cost.pool]]")
+
+
 def _decimal(data: Mapping[str, Any], name: str, *, where: str) -> Decimal:
     field = f"{where}.{name}"
     if name not in data:
@@ -418,8 +443,10 @@ def _decimal(data: Mapping[str, Any], name: str, *, where: str) -> Decimal:
         raise SpecError(field, 'must be a decimal string like "5000000" (floats lose öre)')
     if isinstance(value, int):
         return Decimal(value)
+    if (isinstance(value, int) and value < 0) or (isinstance(value, str) and value.strip().startswith("-")):
+        raise SpecError(field, f"must be positive ({DECIMAL_RULE}), got {value!r}")
     if not isinstance(value, str) or not re.fullmatch(r"\d{1,15}(\.\d{1,6})?", value):
-        raise SpecError(field, f'must be a decimal string like "5000000" or "0.5075", got {value!r}')
+        raise SpecError(field, f"must be {DECIMAL_RULE}, got {value!r}")
     try:
         return Decimal(value)
     except InvalidOperation as error:  # pragma: no cover - the pattern already guards this

@@ -4,7 +4,8 @@ Why from the definitions: the tables in :mod:`beslut.states.machines` are what t
 engine and the audit verifier run, so a diagram drawn from them cannot drift from
 the behaviour. `transitions`' own graph support does the drawing: its "mermaid"
 engine writes Mermaid text (for Markdown documents), its "graphviz" engine writes
-DOT that Debian's ``dot`` turns into SVG (for the dashboard).
+DOT that Debian's ``dot`` turns into SVG (for the dashboard; where ``dot`` is missing the
+dashboard draws with :mod:`beslut.web.plain_svg` and the CLI says so in one line).
 
 A definition diagram marks no state as current; the dashboard may ask for one
 state to be highlighted (where a recommendation stands now).
@@ -17,8 +18,9 @@ import functools
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from beslut.errors import InvalidInput
+from beslut.errors import InvalidInput, ProgramMissing
 from beslut.states.machines import PARTY, RECOMMENDATION
+from beslut.web.plain_svg import draw_plain
 
 MACHINES: Final[Mapping[str, Mapping[str, Any]]] = {"recommendation": RECOMMENDATION, "party": PARTY}
 FORMATS: Final = ("mermaid", "svg")
@@ -89,5 +91,25 @@ def _draw(machine: str, fmt: str, current: str | None) -> str:
     if fmt == "mermaid":
         text: str = graph.source
         return text if text.endswith("\n") else text + "\n"
-    svg: bytes = graph.pipe(format="svg", engine="dot")
+    from graphviz.backend import ExecutableNotFound  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    try:
+        svg: bytes = graph.pipe(format="svg", engine="dot")
+    except ExecutableNotFound:
+        raise ProgramMissing(
+            "Graphviz's `dot` is not installed (needed for --format svg): install graphviz, or use --format mermaid"
+        ) from None
     return svg.decode("utf-8")
+
+
+def draw_for_dashboard(machine: str, *, current: str | None = None) -> str:
+    """The SVG for the dashboard: Graphviz's drawing, or :mod:`beslut.web.plain_svg`'s where ``dot`` is missing.
+
+    Why a fallback here and a refusal in the CLI: whoever runs ``beslut diagram --format svg`` asked
+    for Graphviz's drawing and can install it or choose Mermaid; a coordinator looking at the
+    dashboard cannot, and a simpler picture of the same definition beats a broken image.
+    """
+    try:
+        return draw(machine, "svg", current=current)
+    except ProgramMissing:
+        return draw_plain(MACHINES[machine], current)

@@ -57,6 +57,11 @@ class Cell:
     label: str
     overdue: bool
     deadline: date
+    outcome: str | None = None
+    """The standing decision (approved, rejected, approved_with_conditions), None before one is taken."""
+    outcome_label: str = ""
+    days_late: int | None = None
+    """How many days after its reply date the party decided; None when in time or undecided."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +170,9 @@ def matrix(cases: Iterable[Case], *, today: date, include_closed: bool = False) 
                     label=labels.label(labels.PARTY_STATES, decision.state),
                     overdue=is_overdue(c, decision, today),
                     deadline=decision.deadline,
+                    outcome=decision.outcome,
+                    outcome_label=labels.label(labels.OUTCOMES, decision.outcome),
+                    days_late=decision.days_late,
                 )
             )
         rows.append(Row(key=party_key, name=name, cells=tuple(cells)))

@@ -39,6 +39,7 @@ from beslut.web.session import (
     safe_next,
     same_site_post,
 )
+from beslut.web.signed_in import signed_in_as
 from beslut.workflow import Engine
 
 HEADERS: Final = {
@@ -135,7 +136,8 @@ def dashboard_router(
     def matrix(
         request: Request, alla: Annotated[str | None, Query()] = None, sida: Annotated[str | None, Query()] = None
     ) -> Response:
-        if not signed_in(request):
+        principal = principal_of(request, authenticate, kept)
+        if principal is None:
             return to_login(request)
         include_closed = alla not in (None, "", "0")
         day = today(now)
@@ -153,21 +155,22 @@ def dashboard_router(
             paging=shown,
             previous_href=page_href(shown.number - 1) if shown.has_previous else None,
             next_href=page_href(shown.number + 1) if shown.has_next else None,
-            signed_in=True,
+            signed_in=signed_in_as(principal),
         )
 
     @router.get("/rekommendationer/{key}", name="dashboard_recommendation", response_model=None)
     def recommendation(request: Request, key: str) -> Response:
-        if not signed_in(request):
+        principal = principal_of(request, authenticate, kept)
+        if principal is None:
             return to_login(request)
         with engine.store.reader() as reader:
             case = reader.load_case(key)
             if case is None:
-                return render(request, "saknas.html", 404, key=key, signed_in=True)
+                return render(request, "saknas.html", 404, key=key, signed_in=signed_in_as(principal))
             records = list(reader.audit_records(key))
             pending = reader.deadlines(status="pending", recommendation=key)
         page = pages.recommendation_page(case, records, pending, now=now.now())
-        return render(request, "rekommendation.html", p=page, signed_in=True)
+        return render(request, "rekommendation.html", p=page, signed_in=signed_in_as(principal))
 
     @router.get("/diagram/{machine}.svg", name="dashboard_diagram", response_model=None)
     def diagram(request: Request, machine: str, markera: Annotated[str | None, Query()] = None) -> Response:
@@ -176,7 +179,7 @@ def dashboard_router(
         if machine not in diagrams.MACHINES:
             return PlainTextResponse(f"no machine {machine!r}", status_code=404)
         try:
-            svg = diagrams.draw(machine, "svg", current=markera or None)
+            svg = diagrams.draw_for_dashboard(machine, current=markera or None)
         except InvalidInput as error:
             return PlainTextResponse(str(error), status_code=422)
         return Response(svg, media_type="image/svg+xml", headers={**HEADERS, "Cache-Control": "private, max-age=300"})

@@ -316,6 +316,7 @@ class Engine:
         limit: int | None = None,
         should_stop: Callable[[], bool] | None = None,
         lease: timedelta = TIMER_LEASE,
+        progress: Callable[[int], None] | None = None,
     ) -> list[Fired]:
         """Fire every timer due at *now*: transitions (overdue, laga kraft, in force) and reminders.
 
@@ -324,7 +325,8 @@ class Engine:
         timers are taken over when its lease runs out. Idempotent: a second tick at the
         same instant changes nothing. Refuses an instant in the future of the engine's
         clock: a transition is never fired early. Stops early after *limit* timers or
-        when *should_stop* says so (a daemon being shut down).
+        when *should_stop* says so (a daemon being shut down). *progress* is told how many timers
+        were handled after each one (the CLI reports long ticks on stderr).
         """
         if now.tzinfo is None:
             raise InvalidInput("tick needs an instant with a time zone")
@@ -334,6 +336,7 @@ class Engine:
             raise InvalidInput(f"tick at {now.isoformat()} is before {EARLIEST_TICK.year}")
         worker = worker or f"tick-{os.getpid()}"
         fired: list[Fired] = []
+        known: dict[str, Case] = {}  # each recommendation as last committed here: reread only if its version moved
         while limit is None or len(fired) < limit:
             wall = self._now()
             with self.store.unit_of_work() as uow:
@@ -351,10 +354,12 @@ class Engine:
                 if should_stop is not None and should_stop():
                     self.release_claims(worker)  # hand what we hold to the next daemon at once
                     return fired
-                result = self._fire(row, now, worker)
+                result = self._fire(row, now, worker, known)
                 failpoints.hit("engine.tick_after_fire")
                 if result is not None:
                     fired.append(result)
+                if progress is not None:
+                    progress(len(fired))
         return fired
 
     def release_claims(self, worker: str) -> int:
@@ -391,6 +396,8 @@ class Engine:
         if contact.email is not None and ("@" not in contact.email or any(c.isspace() for c in contact.email)):
             raise InvalidInput(f"--email {contact.email[:80]!r} is not an e-mail address")
         with self.store.unit_of_work() as uow:
+            if contact.party not in uow.known_parties():  # as `token create --party`: no contact for a typo
+                raise NotFound(f"no party {contact.party!r} in any recommendation: propose one that names it first")
             uow.put_contact(contact)
 
     def contacts(self) -> list[Contact]:
@@ -569,25 +576,35 @@ class Engine:
             entries = recount_escalations(before, after, events, at=now, coordinator_contacts=contacts)
             uow.queue_messages(entries, now=now)
 
-    def _fire(self, claimed: DeadlineRow, due_by: datetime, worker: str) -> Fired | None:
-        """Fire one leased timer in one transaction; None if another worker got to it first."""
+    def _fire(self, claimed: DeadlineRow, due_by: datetime, worker: str, known: dict[str, Case]) -> Fired | None:
+        """Fire one leased timer in one transaction; None if another worker got to it first.
+
+        *known* holds each recommendation as this tick last committed it; it is updated only after
+        a commit, and the store takes a case from it only while the stored version is the same.
+        """
         recorded = self._now()
+        key = claimed.recommendation
         with self.store.unit_of_work() as uow:
-            case = self._load(uow, claimed.recommendation)  # the case first, then the timer: one lock order
+            case = uow.load_case_for_update(key, known=known.get(key))  # the case first, then the timer: one lock order
+            if case is None:
+                raise NotFound(f"no recommendation {key!r}")
             timer = uow.deadline_for_update(claimed.id)
             if timer is None or timer.status != "pending" or timer.claimed_by != worker:
                 return None
             if timer.kind in REMINDER_KINDS:
-                return self._fire_reminder(uow, case, timer, due_by, recorded)
-            on = local_date(timer.due_at)
-            events = [self._stamp(e, actor="scheduler") for e in _events_for_deadline(case, timer, on)]
-            # Close the row first, so syncing the case's deadlines below sees it done, not pending and unwanted.
-            status = "done" if events else "cancelled"
-            uow.close_deadline(timer.id, status=status, now=recorded)
-            records: list[AuditRecord] = []
-            if events:
-                _, records = self._save(uow, case, events, recorded)
-        return Fired(deadline=timer, status=status, records=tuple(records))
+                fired = self._fire_reminder(uow, case, timer, due_by, recorded)
+            else:
+                on = local_date(timer.due_at)
+                events = [self._stamp(e, actor="scheduler") for e in _events_for_deadline(case, timer, on)]
+                # Close the row first, so syncing the case's deadlines below sees it done, not pending and unwanted.
+                status = "done" if events else "cancelled"
+                uow.close_deadline(timer.id, status=status, now=recorded)
+                records: list[AuditRecord] = []
+                if events:
+                    case, records = self._save(uow, case, events, recorded)
+                fired = Fired(deadline=timer, status=status, records=tuple(records))
+        known[key] = case  # committed
+        return fired
 
     def _fire_reminder(
         self, uow: UnitOfWork, case: Case, timer: DeadlineRow, due_by: datetime, recorded: datetime

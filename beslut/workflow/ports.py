@@ -121,8 +121,14 @@ class CaseWrites(Protocol):
     """The recommendations, written: a command holds its case, then inserts or saves it."""
 
     @abstractmethod
-    def load_case_for_update(self, key: str) -> Case | None:
-        """Like :meth:`load_case`, but holds the row so no other writer changes it before commit."""
+    def load_case_for_update(self, key: str, *, known: Case | None = None) -> Case | None:
+        """Like :meth:`load_case`, but holds the row so no other writer changes it before commit.
+
+        *known*, a case this caller loaded or saved earlier, is returned as it is when the stored
+        recommendation is still at its version (every change of a party row bumps the version): only
+        the recommendation row is read, not its parties. Why: a tick fires thousands of one party's
+        timers on one recommendation, and reading every party for each made the tick quadratic.
+        """
 
     @abstractmethod
     def add_case(self, case: Case, *, now: datetime) -> None:

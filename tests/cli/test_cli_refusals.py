@@ -62,6 +62,25 @@ SPEC_ERRORS: dict[str, tuple[Callable[[str], str], list[str]]] = {
         _replace('total = "5000000"', "total = 5000000.0"),
         ["spec field 'cost.total'", "floats"],
     ),
+    "negative total": (
+        _replace('total = "5000000"', 'total = "-5000"'),
+        ["spec field 'cost.total'", "must be positive", "at most 6 decimals", "'-5000'"],
+    ),
+    "total with too many decimals": (
+        _replace('total = "5000000"', 'total = "5000.1234567"'),
+        ["spec field 'cost.total'", "at most 15 digits and at most 6 decimals"],
+    ),
+    "zero total": (
+        _replace('total = "5000000"', 'total = "0"'),
+        ["spec field 'cost.total'", "must be greater than 0", "leave out [cost]"],
+    ),
+    "a party in no cost pool": (
+        _replace(
+            'parties = ["2380", "2309", "2321", "2313", "2361", "2326", "2305", "2303"]',
+            'parties = ["2380", "2309", "2321", "2313", "2361", "2326", "2305"]',
+        ),
+        ["spec field 'cost.pool'", "parties in no cost pool: '2303'"],
+    ),
     "malformed TOML": (lambda t: t + "\nkey = \n", ["spec field '(file)'", "not valid TOML"]),
     "missing title": (
         _replace('title = "Mini-Maria Jämtland: inriktningsbeslut och finansiering"\n', ""),

@@ -123,10 +123,11 @@ def build_workload(url: str, recommendations: int, *, prefix: str = "load") -> W
     keys = tuple(f"{prefix}-{i:04d}" for i in range(recommendations))
     with Engine(open_store(url), clock=clock, actor="test") as engine:
         engine.init()
-        for party in PARTIES:
-            engine.add_contact(contact_of(party))
-        for key in keys:
+        for number, key in enumerate(keys):
             engine.propose(spec_text(key), on=RECOMMENDED_ON)
+            if number == 0:  # after the first proposal: a contact's party must be named by a recommendation
+                for party in PARTIES:
+                    engine.add_contact(contact_of(party))
             engine.recommend(key, on=RECOMMENDED_ON)
     return Workload(keys=keys, emails=tuple(contact_of(p).email or "" for p in PARTIES))
 

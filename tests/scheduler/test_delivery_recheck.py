@@ -110,9 +110,9 @@ def recommend(url: str, clock: FixedClock, *, contacts: list[str]) -> Engine:
     """The 2022 case proposed and recommended on 2022-06-03, with one contact for each party in *contacts*."""
     engine = Engine(open_store(url), clock=clock, actor="test")
     engine.init()
-    for party in contacts:
-        engine.add_contact(contact_of(party))
     engine.propose(SPEC_2022.read_text(encoding="utf-8"), on=date(2022, 6, 3))
+    for party in contacts:  # after the proposal: a contact's party must be named by a recommendation
+        engine.add_contact(contact_of(party))
     engine.recommend(KEY, on=date(2022, 6, 3))
     return engine
 

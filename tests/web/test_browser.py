@@ -26,6 +26,7 @@ from beslut.persistence import Store, open_store
 from beslut.workflow import Engine
 from tests.cli.helpers import ok
 from tests.web.data import KEY_2022, OPEN_KEY, OPEN_TITLE, PARTIES, TODAY, load_file
+from tests.web.png import read_png
 from tests.web.server import serving
 
 pytestmark = pytest.mark.slow
@@ -170,9 +171,37 @@ class TestMatrix:
         expect(ragunda).to_have_css("outline-color", "rgb(176, 0, 32)")
         expect(matrix.locator('tr[data-part="2303"] th .markering')).to_have_text("Försenad")
         expect(page.locator("#antal-forsenade")).to_have_text("6 försenade svar")
-        expect(page.locator("#legend li")).to_have_count(8)
+        expect(page.locator("#legend li")).to_have_count(11)
         expect(page.locator("#idag")).to_have_text("2026-02-02")
         save(page, "matris", context)
+
+    def test_the_grid_screenshot_shows_each_decision(self, context: BrowserContext, base_url: str, token: str) -> None:
+        """A screenshot of the grid, read pixel by pixel: Åre's rejection and Östersund's approval look different.
+
+        Each cell's left edge is drawn in its decision's colour (rejected: dark red, approved: green);
+        the undecided Region has none. The header names who is signed in. The grid is saved as an artifact.
+        """
+        page = context.new_page()
+        sign_in(page, base_url, token)
+        expect(page.locator("#inloggad")).to_have_text("Inloggad: granskare (nyckel " + token_id(page) + ")")
+        grid = page.locator("#matris")
+        save_element(grid, "matris-rutnat", context)
+
+        def edge(party: str) -> tuple[int, int, int]:
+            shot = page.locator(f'#matris tr[data-part="{party}"] td[data-rekommendation="{OPEN_KEY}"]').screenshot()
+            image = read_png(shot)
+            return image.pixel(3, image.height // 2)
+
+        def near(colour: tuple[int, int, int], expected: tuple[int, int, int]) -> bool:
+            return all(abs(a - b) <= 12 for a, b in zip(colour, expected, strict=True))
+
+        assert near(edge("2321"), (120, 0, 60)), edge("2321")  # Avslag
+        assert near(edge("2380"), (46, 125, 50)), edge("2380")  # Bifall
+        assert not near(edge("region-jh"), (120, 0, 60))
+        assert not near(edge("region-jh"), (46, 125, 50))
+        expect(page.locator(f'#matris tr[data-part="2321"] td[data-rekommendation="{OPEN_KEY}"] .utfall')).to_have_text(
+            "Avslag"
+        )
 
     def test_all_recommendations_include_the_demo(self, context: BrowserContext, base_url: str, token: str) -> None:
         """The link to all recommendations adds the demo's 2022 and 2025 columns, everyone final there."""
@@ -235,6 +264,20 @@ class TestRecommendation:
         expect(page.locator("#frister tbody tr").first).to_contain_text("Överklagandetiden löper ut")
         expect(page.locator("#ej-hanterade")).to_contain_text("24 tidsfrister")
         save(page, "rekommendation-oppen", context)
+
+
+def token_id(page: Page) -> str:
+    """The id of the signed-in token, as the header shows it (``… (nyckel ID)``)."""
+    text = page.locator("#inloggad").inner_text()
+    return text.rsplit("(nyckel ", 1)[-1].rstrip(")")
+
+
+def save_element(element: Locator, name: str, context: BrowserContext) -> Path:
+    """A screenshot of one element (the grid), named like :func:`save`'s; it must not be empty."""
+    path = artifacts() / f"{name}-{'js' if JS[id(context)] else 'utan-js'}.png"
+    element.screenshot(path=str(path))
+    assert path.stat().st_size > 5_000
+    return path
 
 
 def save(page: Page, name: str, context: BrowserContext) -> Path:

@@ -185,6 +185,37 @@ class TestMatrix:
         assert "nej" == cell(document, "2303", KEY_2022).attrs["data-forsenad"]
 
 
+    def test_each_cell_shows_the_decision_not_only_the_state(self, signed_in: TestClient) -> None:
+        """Åre rejected and Östersund approved: the cells say so (text, data-utfall, class), undecided ones do not."""
+        document = page(signed_in, "/")
+        expected = {"2380": ("approved", "Bifall"), "2321": ("rejected", "Avslag"), "2303": ("", None)}
+        for party, (outcome, word) in expected.items():
+            found = cell(document, party)
+            assert outcome == found.attrs["data-utfall"], party
+            if word is None:
+                assert not any(c.startswith("utfall-") for c in found.attrs["class"].split()), party
+            else:
+                assert word == found.find("strong", class_="utfall").words
+                assert f"utfall-{outcome}" in found.attrs["class"].split()
+
+    def test_a_final_rejection_does_not_look_like_a_final_approval(self, signed_in: TestClient) -> None:
+        """In the closed 2022 round every party is final; the cells differ by their decision, and Ragunda was late."""
+        document = page(signed_in, "/?alla=1")
+        outcomes = {p: cell(document, p, KEY_2022).attrs["data-utfall"] for p in PARTIES}
+        assert {"approved"} <= set(outcomes.values())
+        ragunda = cell(document, "2303", KEY_2022)
+        assert ("final", "10") == (ragunda.attrs["data-tillstand"], ragunda.attrs["data-sent"])
+        assert "sent" in ragunda.attrs["class"].split()
+        assert "10 dagar för sent" in ragunda.words
+        in_time = [p for p in PARTIES if p != "2303"]
+        assert all(cell(document, p, KEY_2022).attrs["data-sent"] == "0" for p in in_time)
+
+    def test_the_header_names_who_is_signed_in(self, signed_in: TestClient) -> None:
+        """Every page says which token it is read with: its role (the test token is an auditor's)."""
+        assert "Inloggad: granskare" == page(signed_in, "/").by_id("inloggad").words
+        assert "Inloggad: granskare" == page(signed_in, f"/rekommendationer/{KEY_2022}").by_id("inloggad").words
+
+
 class TestRecommendationPage:
     def test_timeline_holds_every_audit_event(self, signed_in: TestClient, demo_store: Store) -> None:
         """One row per audit event of the stream, ordered by legal date then seq, with kind, party and actor."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from beslut.errors import InvalidInput
 from beslut.states.machines import PARTY, RECOMMENDATION
-from beslut.web.diagrams import draw
+from beslut.web.diagrams import _draw, draw, draw_for_dashboard
 from tests.cli.helpers import run
+from tests.web.conftest import TestClient
 
 DEFINITIONS = {"recommendation": RECOMMENDATION, "party": PARTY}
 
@@ -103,3 +105,54 @@ class TestRefusals:
         """Marking a state the machine does not have is refused."""
         with pytest.raises(InvalidInput, match="no state 'nowhere'"):
             draw("party", "svg", current="nowhere")
+
+
+@pytest.fixture
+def no_graphviz(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """PATH without Graphviz's `dot` (only a directory holding nothing), and no drawing cached from before."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    _draw.cache_clear()
+
+
+class TestWithoutGraphviz:
+    def test_the_cli_says_so_in_one_line(self, no_graphviz: None) -> None:
+        """`beslut diagram … --format svg` without dot: exit 6, one `error:` line, nothing on stdout."""
+        result = run("diagram", "party", "--format", "svg", db=None)
+        assert (6, "") == (result.code, result.stdout)
+        assert 1 == len(result.error_lines)
+        assert result.stderr.startswith("error: Graphviz's `dot` is not installed")
+        assert 0 == run("diagram", "party", db=None).code  # Mermaid needs no program
+
+    @pytest.mark.parametrize("machine", ["recommendation", "party"])
+    def test_the_dashboard_draws_every_state_and_trigger_itself(self, no_graphviz: None, machine: str) -> None:
+        """The dashboard's drawing without dot: every state a node, every (source, dest, trigger) an edge."""
+        definition = DEFINITIONS[machine]
+        current = definition["states"][-1]
+        root = ET.fromstring(draw_for_dashboard(machine, current=current).encode("utf-8"))
+        ns = {"svg": "http://www.w3.org/2000/svg"}
+        groups = list(root.iter(f"{{{ns['svg']}}}g"))
+        nodes = {g.findtext("svg:title", namespaces=ns): g for g in groups if g.get("class") == "node"}
+        assert set(definition["states"]) == set(nodes)
+        edges = set()
+        for g in groups:
+            if g.get("class") == "edge":
+                source, dest = (g.findtext("svg:title", namespaces=ns) or "").split("->")
+                edges.add((source, dest, (g.findtext("svg:text", namespaces=ns) or "").split(" [")[0]))
+        assert _edges(definition) == edges
+        filled = [state for state, g in nodes.items() if 'fill="darksalmon"' in ET.tostring(g, encoding="unicode")]
+        assert [current] == filled
+
+
+    def test_the_dashboard_route_serves_it(self, no_graphviz: None, signed_in: TestClient) -> None:
+        """No broken image: the dashboard's diagram route answers 200 with an SVG marking the state asked for."""
+        response = signed_in.get("/diagram/recommendation.svg?markera=recommended")
+        assert (200, "image/svg+xml") == (response.status_code, response.headers["content-type"])
+        assert '<g class="node"><title>recommended</title><rect' in response.text
+        assert 1 == response.text.count('fill="darksalmon"')
+
+
+@pytest.fixture(autouse=True)
+def _fresh_drawings() -> Iterator[None]:
+    """Drawings cached under another PATH must not leak between tests."""
+    yield
+    _draw.cache_clear()

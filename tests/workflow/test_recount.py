@@ -21,8 +21,8 @@ REVISION = "svom-2025-mini-maria-revision"
 
 def _in_force(engine: Engine, clock: FixedClock) -> None:
     """The 2022 agreement: all approve, 2380 announces and is appealed, consolidated and in force."""
-    engine.add_contact(Contact(id="c-region", party="region-jh", email="registrator@example.org"))
     engine.propose(spec_2022(), on=date(2022, 6, 3))
+    engine.add_contact(Contact(id="c-region", party="region-jh", email="registrator@example.org"))
     engine.recommend(KEY, on=date(2022, 6, 3))
     for party in PARTIES:
         engine.decide(KEY, party, outcome="approved", paragraph="§ 1", on=date(2022, 9, 5))

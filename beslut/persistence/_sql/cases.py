@@ -18,7 +18,7 @@ from beslut.errors import ConcurrencyConflict, Duplicate
 from beslut.persistence import _tables as t
 from beslut.persistence._sql.base import SqlPart, SqlWritePart, _unstorable
 from beslut.states.audit_chain import canonical_json
-from beslut.states.case import UNDECIDED, Case, PartyDecision
+from beslut.states.case import UNDECIDED, Case, PartyDecision, changed_party_indexes
 from beslut.states.spec import RecommendationSpec, spec_to_data
 from beslut.states.spec_cache import parse_spec_json
 from beslut.workflow.ports import CaseReads, CaseWrites, OverdueParty
@@ -55,6 +55,7 @@ def _party_decision(row: Sequence[Any]) -> PartyDecision:
 
 
 _SELECT_PARTIES = select(*_PARTY_COLUMNS).where(_P.c.recommendation_key == bindparam("key")).order_by(_P.c.position)
+_CASE_VERSION = select(_R.c.version).where(_R.c.key == bindparam("key"))
 _LOCK_CASE = select(_R.c.key).where(_R.c.key == bindparam("key")).with_for_update()
 _UPDATE_CASE = (
     update(_R)
@@ -199,13 +200,21 @@ class SqlCaseReads(SqlPart, CaseReads):
 class SqlCaseWrites(SqlCaseReads, SqlWritePart, CaseWrites):
     """Cases held, inserted and saved in a write transaction."""
 
-    def load_case_for_update(self, key: str) -> Case | None:
-        """Load and hold the recommendation row until commit (FOR UPDATE where the database has it)."""
+    def load_case_for_update(self, key: str, *, known: Case | None = None) -> Case | None:
+        """Load and hold the recommendation row until commit (FOR UPDATE where the database has it).
+
+        *known* at the stored version is taken as it is (see :meth:`UnitOfWork.load_case_for_update`).
+        """
         if _unstorable(key):
             return None
         if self._store.row_locks:
             self.connection.execute(_LOCK_CASE, {"key": key}).first()
-        case = self.load_case(key)
+        case: Case | None = None
+        if known is not None and known.key == key:
+            version = self.connection.execute(_CASE_VERSION, {"key": key}).scalar_one_or_none()
+            case = known if version == known.version else None
+        if case is None:
+            case = self.load_case(key)
         if case is not None:
             self._loaded[key] = case
             self._stream_starts.setdefault(key, case.version)
@@ -235,15 +244,15 @@ class SqlCaseWrites(SqlCaseReads, SqlWritePart, CaseWrites):
         # Each changed party row gets an UPDATE of only the columns that changed (a decision sets ~5 of
         # 30), grouped by that column set so each group is one executemany.
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for index, party in enumerate(case.parties):
+        # Unchanged parties are the same objects: only the changed ones are looked at (a tick saves one of 10,000).
+        for index in range(len(case.parties)) if before is None else changed_party_indexes(before, case):
+            party = case.parties[index]
             new = _party_field_values(party)
             if before is None:
                 columns = tuple(_PARTY_FIELDS)
                 values = new
             else:
                 old_party = before.parties[index]
-                if old_party is party:
-                    continue
                 old = _party_field_values(old_party)
                 if old == new:
                     continue

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.sql.dml import UpdateBase
 
 from beslut import failpoints
-from beslut.errors import ConcurrencyConflict, StoreError
+from beslut.errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from beslut.persistence import _tables as t
 from beslut.persistence._sql.audit import _AUDIT_HEAD, SqlAuditReads, SqlAuditWrites
 from beslut.persistence._sql.cases import SqlCaseReads, SqlCaseWrites
@@ -197,8 +197,30 @@ class SqlStore(Store):
         except OperationalError as error:
             if "locked" in str(error.orig) or "could not serialize" in str(error.orig):
                 raise ConcurrencyConflict(f"the database is busy: {error.orig}") from error
-            raise StoreError(f"database error: {error.orig}") from error
+            raise _unavailable(error) or StoreError(f"database error: {error.orig}") from error
         except DBAPIError as error:
-            raise StoreError(f"database error: {error.orig}") from error
+            raise _unavailable(error) or StoreError(f"database error: {error.orig}") from error
         except SQLAlchemyError as error:
             raise StoreError(f"database error: {error}") from error
+
+
+# What SQLite says when the file itself is unusable, and how the refusal names it (exit 5).
+_UNAVAILABLE = (
+    ("file is not a database", "the file is not a beslut database (not SQLite)"),
+    ("unable to open database file", "the database file cannot be opened (a directory, or a read-only mount)"),
+    ("readonly database", "the database is read-only (file or mount)"),
+    ("read-only file system", "the database is on a read-only mount"),
+)
+
+
+def _unavailable(error: DBAPIError) -> StoreUnavailable | None:
+    """The driver error as :class:`StoreUnavailable` when the file cannot be used at all, else None.
+
+    Why here: the store adapter is the one place that knows the driver's words; the CLI only maps
+    the class to its exit code. The driver's own text is kept after the explanation.
+    """
+    text = str(error.orig)
+    for needle, meaning in _UNAVAILABLE:
+        if needle in text.lower():
+            return StoreUnavailable(f"{meaning}: {text}")
+    return None

@@ -16,6 +16,26 @@ from beslut.workflow.ports import TimerReads, TimerWrites
 
 _D = t.DEADLINE
 _CASE_DEADLINES = select(_D).where(_D.c.recommendation_key == bindparam("key")).order_by(_D.c.due_at, _D.c.id)
+_PARTIES_DEADLINES = (
+    select(_D)
+    .where(
+        and_(
+            _D.c.recommendation_key == bindparam("key"),
+            _D.c.party_key.in_(bindparam("b_parties", expanding=True)),
+        )
+    )
+    .order_by(_D.c.due_at, _D.c.id)
+)
+_PARTIES_DEADLINES_AND_CASE = (  # and the recommendation's own timers (party null: in force)
+    select(_D)
+    .where(
+        and_(
+            _D.c.recommendation_key == bindparam("key"),
+            or_(_D.c.party_key.in_(bindparam("b_parties", expanding=True)), _D.c.party_key.is_(None)),
+        )
+    )
+    .order_by(_D.c.due_at, _D.c.id)
+)
 _DUE = (
     select(_D)
     .where(and_(_D.c.status == "pending", _D.c.due_at <= bindparam("now")))
@@ -47,15 +67,11 @@ _CLAIM_DEADLINE = (
 )
 _DEADLINE_BY_ID = select(_D).where(_D.c.id == bindparam("b_id"))
 _DEADLINE_BY_ID_LOCKED = _DEADLINE_BY_ID.with_for_update()
-_LATER_LADDER = select(func.count()).where(
-    and_(
-        _D.c.recommendation_key == bindparam("key"),
-        _D.c.party_key == bindparam("party"),
-        _D.c.kind.in_(sorted(LADDER_KINDS)),
-        _D.c.status.in_(["pending", "done"]),  # done: another worker already fired the newer one
-        _D.c.due_at > bindparam("after"),
-        _D.c.due_at <= bindparam("until"),
-    )
+# By (recommendation, party) alone, counted in Python: a party has a handful of timer rows, and with the
+# status and due_at conditions in SQL, SQLite (no statistics) chose the (status, due_at) index and read every
+# party's pending timers instead.
+_PARTY_TIMERS = select(_D.c.kind, _D.c.status, _D.c.due_at).where(
+    and_(_D.c.recommendation_key == bindparam("key"), _D.c.party_key == bindparam("party"))
 )
 _CLOSE_DEADLINE = (
     update(_D)
@@ -130,11 +146,13 @@ class SqlTimerWrites(SqlWritePart, TimerWrites):
         rest = {party for party, timers in wanted.items() if timers or party is None}
         if not rest:
             return
-        rows = [
-            row
-            for row in self.connection.execute(_CASE_DEADLINES, {"key": recommendation}).mappings().all()
-            if row["party_key"] in rest
-        ]
+        parties = sorted(party for party in rest if party is not None)
+        if len(parties) <= _CANCEL_CHUNK:  # the named parties' rows only, by the (recommendation, party) index
+            query = _PARTIES_DEADLINES_AND_CASE if None in rest else _PARTIES_DEADLINES
+            found = self.connection.execute(query, {"key": recommendation, "b_parties": parties}).mappings().all()
+        else:  # a batch touching most parties: one read of the recommendation's rows is cheaper
+            found = self.connection.execute(_CASE_DEADLINES, {"key": recommendation}).mappings().all()
+        rows = [row for row in found if row["party_key"] in rest]
         timers = [d for party, party_timers in wanted.items() if party in rest for d in party_timers]
         self._reconcile_deadlines(rows, timers, now=now)
 
@@ -209,10 +227,12 @@ class SqlTimerWrites(SqlWritePart, TimerWrites):
 
     def later_ladder_rows(self, recommendation: str, party: str, *, after: datetime, until: datetime) -> int:
         """How many pending reminder rows of the party's ladder fall due after *after* and by *until*."""
-        count: int = self.connection.execute(
-            _LATER_LADDER, {"key": recommendation, "party": party, "after": after, "until": until}
-        ).scalar_one()
-        return count
+        rows = self.connection.execute(_PARTY_TIMERS, {"key": recommendation, "party": party}).all()
+        return sum(
+            1
+            for kind, status, due_at in rows
+            if kind in LADDER_KINDS and status in ("pending", "done") and after < due_at <= until
+        )
 
     def close_deadline(self, deadline_id: int, *, status: str, now: datetime) -> None:
         """Mark one pending deadline done or cancelled."""

@@ -369,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             return report.events
 
         def chain_only() -> int:
-            from beslut.audit.source import read_log  # noqa: PLC0415
             from beslut.audit.verify import Verifier  # noqa: PLC0415
+            from beslut.workflow.audit_log import read_log  # noqa: PLC0415
 
             with reader.reader() as r:
                 report = Verifier(check_transitions=False).run(read_log(r))

@@ -11,7 +11,7 @@ Everything here reads; docs/auditor.md says what each part proves. The entry poi
 - :func:`~beslut.audit.service.prove` / :func:`~beslut.audit.service.prove_extends`:
   inclusion and consistency proofs (:mod:`beslut.audit.proofs`, :mod:`beslut.audit.merkle`);
 - :func:`~beslut.audit.service.replay_store`: every recommendation rebuilt from the events,
-  as of a recorded instant or a legal date, compared with the tables (:mod:`beslut.audit.replay`);
+  as of a recorded instant or a legal date, compared with the tables (:mod:`beslut.states.replay`);
 - :func:`~beslut.audit.service.export_case`: the archive package of one recommendation
   (:mod:`beslut.audit.export`).
 """

@@ -42,11 +42,11 @@ from beslut.audit import checkpoint as cp
 from beslut.audit.erms import compare, erms_document
 from beslut.audit.merkle import inclusion_ranges, leaf_hash, verify_inclusion
 from beslut.audit.proofs import Inclusion, record_from_object
-from beslut.audit.replay import Replayer
 from beslut.audit.report import case_report
 from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput
 from beslut.states.audit_chain import AuditRecord
+from beslut.states.replay import Replayer
 from beslut.states.views import case_status
 
 METS_NS: Final = "http://www.loc.gov/METS/"

@@ -288,7 +288,7 @@ def audit_replay(
     From 50,000 events on two cores (no as-of time, no --check) a helper process replays half of them.
     """
     from beslut.audit import service  # noqa: PLC0415
-    from beslut.audit.replay import parse_as_of  # noqa: PLC0415
+    from beslut.states.replay import parse_as_of  # noqa: PLC0415
     instant, day = parse_as_of(as_of_recorded, as_of_valid)
     if into is not None:
         _replay_into(into, db, json_output=json_output, as_of=instant is not None or day is not None, check=check)

@@ -569,14 +569,6 @@ def apply(case: Case | None, event: Event, calendar: BusinessCalendar) -> Case:
     return _evolve(case, changes)
 
 
-def replay(events: Iterable[Event], calendar: BusinessCalendar) -> Case | None:
-    """Fold a stream's events, oldest first, into its case."""
-    case: Case | None = None
-    for event in events:
-        case = apply(case, event, calendar)
-    return case
-
-
 def _evolve(obj: _Frozen, changes: Mapping[str, Any]) -> _Frozen:
     """A copy of the frozen dataclass *obj* with *changes*: :func:`dataclasses.replace` for the hot path.
 

@@ -16,22 +16,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Generator
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from beslut.persistence import AUDIT_COLUMNS, Reader, audit_rows
-from beslut.states.audit_chain import AuditRecord, format_instant
+from beslut.states.audit_chain import AuditRecord, Row, format_instant
 
 _TEXT_COLUMNS = ("stream", "kind", "payload", "prev_hash", "hash")
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One row of the log: the record, or (when the row cannot be one) what is wrong with it."""
-
-    record: AuditRecord
-    problem: str | None = None
 
 
 def read_log(

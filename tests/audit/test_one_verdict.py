@@ -42,7 +42,7 @@ def _overdue_moved(attacker: Attacker) -> None:
     attacker.rehash_from(target.seq)
 
 
-ATTACKS: dict[str, Callable[[Attacker], None]] = {
+ATTACKS: dict[str, Callable[[Attacker], object]] = {
     "none": lambda attacker: None,
     "broken link": lambda attacker: attacker.set(1500, "prev_hash", "f" * 64),
     "deleted row": lambda attacker: attacker.sql("DELETE FROM audit_event WHERE seq = 1700"),

@@ -418,9 +418,8 @@ class ChainChecker:
 
     def check(self, record: AuditRecord) -> tuple[str | None, Any]:
         """What is wrong with *record* as the next event (None if nothing), and its parsed payload."""
-        problem = self.link(record.seq, record.prev_hash)
-        if problem is not None:
-            return problem, None
+        if record.seq != self.expected_seq or record.prev_hash != self.prev_hash:  # only then :meth:`link` words it
+            return self.link(record.seq, record.prev_hash), None
         return self.check_content(record)
 
     def check_content(self, record: AuditRecord) -> tuple[str | None, Any]:
@@ -451,7 +450,9 @@ class ChainChecker:
     def accept(self, record: AuditRecord) -> None:
         """Make *record* the head."""
         self.stream_heads[record.stream] = record.stream_seq
-        self.advance(record.hash)
+        self.prev_hash = record.hash  # :meth:`advance`, without the call: once per event of the log
+        self.expected_seq += 1
+        self.count += 1
 
     def advance(self, head_hash: str) -> None:
         """Make the row whose :meth:`link` passed, of hash *head_hash*, the head (streams left to the caller)."""

@@ -142,10 +142,8 @@ class Replayer:
         Raises:
             ValueError: the stream's rows read again do not give the version it had (the snapshot changed).
         """
-        case: Case | None = None
         assert self.loader is not None  # only dropped with a loader
-        for record in self.loader(key, before_seq):
-            case = domain.apply(case, event_from_record(record), self.calendar)
+        case = replay_stream(self.loader(key, before_seq), self.calendar)
         version = self._dropped.pop(key)
         if case is None or case.version != version:
             raise ValueError(f"stream {key!r} read again is not at version {version}")

@@ -31,7 +31,7 @@ Timed over the same log, each in its own read transaction:
 - **replay, one process** / **two processes**: ``beslut audit replay``
   (:func:`beslut.audit.service.replay_store`): chain and machines, all recommendations rebuilt and
   their status documents (what the command prints) read back;
-- **verify_chain (reference)**: the original `Engine.verify_audit` (typed reader, `rfc8785`).
+- **verify_chain (reference)**: the chain alone (:func:`verify_chain`) over the store's typed reader.
 
 Runs are interleaved (in the order above, then again in reverse) and the mean of the two is
 reported, with each rate's ratio to raw: once by the wall clock (what the auditor waits) and once
@@ -67,11 +67,10 @@ from beslut.audit import service
 from beslut.clock import STOCKHOLM
 from beslut.persistence import Store, open_store
 from beslut.states import case as domain
-from beslut.states.audit_chain import GENESIS_HASH
+from beslut.states.audit_chain import GENESIS_HASH, verify_chain
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event
 from beslut.states.spec import parse_spec_text
-from beslut.workflow import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "examples" / "mini-maria-2022.toml"
@@ -369,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             return report.events
 
         def chain_only() -> int:
-            from beslut.audit.source import read_log  # noqa: PLC0415
             from beslut.audit.verify import Verifier  # noqa: PLC0415
+            from beslut.workflow.audit_log import read_log  # noqa: PLC0415
 
             with reader.reader() as r:
                 report = Verifier(check_transitions=False).run(read_log(r))
@@ -385,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             return result.log_events
 
         def reference() -> int:
-            report = Engine(reader).verify_audit()
+            with reader.reader() as r:
+                report = verify_chain(r.audit_records())
             assert report.ok, report.problem
             return report.events
 

@@ -39,9 +39,9 @@ from beslut.api.problems import AUDIT_BROKEN, PROBLEM_RESPONSES, ApiProblem, Kin
 from beslut.audit import checkpoint as checkpoints
 from beslut.audit import keys, proofs, service
 from beslut.audit.export import verify_package
-from beslut.audit.replay import parse_as_of
 from beslut.audit.verify import Report
 from beslut.errors import InvalidInput
+from beslut.states.replay import parse_as_of
 
 router = APIRouter(responses=PROBLEM_RESPONSES, tags=["audit"])
 

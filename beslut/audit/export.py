@@ -44,11 +44,11 @@ from beslut.audit import checkpoint as cp
 from beslut.audit.erms import compare, erms_document
 from beslut.audit.merkle import inclusion_ranges, leaf_hash, verify_inclusion
 from beslut.audit.proofs import Inclusion, record_from_object
-from beslut.audit.replay import Replayer
 from beslut.audit.report import case_report
 from beslut.clock import STOCKHOLM
 from beslut.errors import AuditVerificationFailed, InvalidInput
-from beslut.states.audit_chain import AuditRecord
+from beslut.states.audit_chain import AuditRecord, ChainChecker
+from beslut.states.replay import Replayer
 from beslut.states.views import case_status
 
 METS_NS: Final = "http://www.loc.gov/METS/"
@@ -611,12 +611,6 @@ def _read_events(path: Path) -> list[AuditRecord]:
                 record = record_from_object(cp.strict_json(line, where), where)
             except InvalidInput as error:
                 raise _fail(str(error)) from None
-            try:
-                digest = record.recompute_hash()
-            except (TypeError, ValueError) as error:
-                raise _fail(f"{where}: the event cannot be hashed: {error}") from None
-            if digest != record.hash:
-                raise _fail(f"{where} (seq {record.seq}): its content does not give its hash: the event was altered")
             records.append(record)
     if not records:
         raise _fail("events.jsonl holds no events")
@@ -624,15 +618,25 @@ def _read_events(path: Path) -> list[AuditRecord]:
 
 
 def _check_stream(records: list[AuditRecord]) -> str:
+    """One stream's events in seq order, each canonical, its content's hash, its stream_seq the next.
+
+    Those are the one chain check's content checks (:meth:`ChainChecker.check_content`); the links between
+    the events are the log's, not the package's (it holds one stream).
+    """
     key = records[0].stream
+    chain = ChainChecker()
     previous = 0
-    for expected, record in enumerate(records, start=1):
+    for record in records:
         if record.stream != key:
             raise _fail(f"seq {record.seq} is of {record.stream!r}, not of {key!r}")
-        if record.stream_seq != expected:
-            raise _fail(f"seq {record.seq}: expected stream_seq {expected}, found {record.stream_seq}")
         if record.seq <= previous:
             raise _fail(f"seq {record.seq} comes after seq {previous}")
+        problem, _ = chain.check_content(record)
+        if problem == "hash does not match the event's content":
+            raise _fail(f"seq {record.seq}: its content does not give its hash: the event was altered")
+        if problem is not None:
+            raise _fail(f"seq {record.seq}: {problem}")
+        chain.accept(record)
         previous = record.seq
     return key
 

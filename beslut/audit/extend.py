@@ -41,14 +41,13 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from beslut.audit import checkpoint as cp
-from beslut.audit.chain import ChainChecker, event_hash
 from beslut.audit.merkle import TreeBuilder
-from beslut.audit.replay import Replayer
-from beslut.audit.source import Row, read_log
 from beslut.audit.verify import Verifier
 from beslut.errors import AuditVerificationFailed
 from beslut.persistence import Reader, Store
-from beslut.states.audit_chain import AuditRecord
+from beslut.states.audit_chain import AuditRecord, ChainChecker, Row
+from beslut.states.replay import Replayer
+from beslut.workflow.audit_log import read_log
 
 MAX_STREAMS: Final = 500  # more touched streams than this: the full verification is about as cheap
 _STOP_EVERY: Final = 1000  # rows between two looks at the stop flag
@@ -106,17 +105,14 @@ def extend(
         with contextlib.closing(read_log(reader, after_seq=size - 1)) as rows:
             anchor = next(rows, None)
             _check_anchor(anchor, previous, source)
-            chain = ChainChecker()
-            chain.expected_seq, chain.prev_hash = size + 1, previous.head_hash
+            chain = ChainChecker.resume(size, previous.head_hash)
             tree = TreeBuilder.resume(size, [bytes.fromhex(s) for s in previous.subtrees])
             head_hash = previous.head_hash
             for row in _stoppable(rows, should_stop):
                 if row.problem is not None:
                     raise Broken(chain.expected_seq, f"the row cannot be read: {row.problem}")
                 record = row.record
-                if record.stream not in chain.stream_heads:
-                    # The stream's head before this part is not read here: step 3 replays the whole stream.
-                    chain.stream_heads[record.stream] = record.stream_seq - 1
+                # A stream's head before this part is not read here (resume): step 3 replays the whole stream.
                 problem, _ = chain.check(record)
                 if problem is not None:
                     raise Broken(chain.expected_seq, problem)
@@ -250,7 +246,7 @@ def _refers_to(record: AuditRecord) -> set[str]:
 
 def _hash_or_none(record: AuditRecord) -> str | None:
     try:
-        return event_hash(record)
+        return record.recompute_hash()
     except (TypeError, ValueError):
         return None
 

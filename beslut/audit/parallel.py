@@ -50,16 +50,15 @@ from typing import Any, TypeVar
 
 import orjson
 
-from beslut.audit.chain import ChainChecker
 from beslut.audit.checkpoint import Checkpoint
-from beslut.audit.replay import Replayer
-from beslut.audit.source import records_before, to_record
 from beslut.audit.streams import SPILL_KEEP, SpillingReplayer, Spool, first_day
 from beslut.audit.verify import Report, Verifier
 from beslut.persistence import Reader, Store, audit_chain_summary, audit_hashes_digest, audit_rows, open_store
-from beslut.states.audit_chain import GENESIS_HASH
+from beslut.states.audit_chain import GENESIS_HASH, ChainChecker, whole_chain_summary
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case
+from beslut.states.replay import Replayer
+from beslut.workflow.audit_log import records_before, to_record
 
 PARTS = 2
 MIN_EVENTS = 50_000
@@ -168,35 +167,41 @@ class Scan:
     shares: tuple[str, ...]
 
 
-def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log, in both parts
+def scan(  # noqa: PLR0912 - one loop: it runs once per row of the log, in both parts
     reader: Reader, *, part: int, last_seq: int, owned: OwnedRow, every: OwnedRow | None = None, share: int = HALF
 ) -> Scan | None:
     """Read rows 1..*last_seq*: check seq and links of all, hand this part's rows to *owned*; None at any fault.
 
-    *every* (this process only) sees every row after its link is checked: the Merkle tree.
+    The seq and link of every row are the one chain check's (:meth:`ChainChecker.link`); the content of this
+    part's own rows too, in *owned* (:class:`_Folder`). *every* (this process only) sees every row after its
+    link is checked: the Merkle tree.
     """
     partition = Partition(share)
     revisions, crc32 = partition.revisions, zlib.crc32  # the loop runs a million times
     shares = [hashlib.sha256() for _ in range(PARTS)]
     share_updates = [d.update for d in shares]
-    expected = 1
-    previous = GENESIS_HASH.encode()
+    chain = ChainChecker()
+    link, advance = chain.link, chain.advance
     rows = audit_rows(reader)
     try:
         for values in rows:
             seq, stream, _, _, _, kind, payload, prev_hash, this_hash = values
-            if type(seq) is not int or seq != expected:
+            if type(seq) is not int:
                 return None
-            if seq > last_seq:
-                break
             if type(stream) is not bytes or type(prev_hash) is not bytes or type(this_hash) is not bytes:
                 try:  # PostgreSQL's text, or something that is not text at all
                     stream, prev_hash, this_hash = _as_bytes(stream), _as_bytes(prev_hash), _as_bytes(this_hash)
                 except TypeError:
                     return None
-            if prev_hash != previous:
+            try:
+                prev_text, this_text = prev_hash.decode("ascii"), this_hash.decode("ascii")
+            except UnicodeDecodeError:  # no hash: the one-process path names the row
                 return None
-            previous = this_hash
+            if link(seq, prev_text) is not None:
+                return None
+            if seq > last_seq:
+                break
+            advance(this_text)
             if kind in _PROPOSAL_KINDS:
                 partition.note_proposal(stream, payload)
             if every is not None and not every(values):
@@ -207,15 +212,13 @@ def scan(  # noqa: PLR0912 - one loop, inlined: it runs once per row of the log,
             share_updates[owner](this_hash)
             if owner == part and not owned(values):
                 return None
-            expected += 1
     finally:
         close = getattr(rows, "close", None)
         if close is not None:
             close()
-    if expected - 1 != last_seq:
+    if chain.count != last_seq:
         return None
-    head = previous.decode("ascii", "replace")
-    return Scan(last_seq, head, tuple(d.hexdigest() for d in shares))
+    return Scan(last_seq, chain.prev_hash, tuple(d.hexdigest() for d in shares))
 
 
 @dataclass(frozen=True)
@@ -290,12 +293,15 @@ def chain_whole(reader: Reader, *, last_seq: int) -> bool:
         genesis = _as_bytes(summary.first_prev_hash) == GENESIS_HASH.encode()
     except TypeError:
         return False
-    return (
-        summary.rows == summary.distinct == summary.integers == last_seq
-        and summary.first == 1
-        and summary.last == last_seq
-        and summary.linked == last_seq - 1
-        and genesis
+    return whole_chain_summary(
+        rows=summary.rows,
+        distinct=summary.distinct,
+        integers=summary.integers,
+        first=summary.first,
+        last=summary.last,
+        linked=summary.linked,
+        genesis=genesis,
+        last_seq=last_seq,
     )
 
 

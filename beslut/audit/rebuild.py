@@ -30,16 +30,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from beslut.audit.chain import ChainChecker
-from beslut.audit.replay import Replayer, recorded_instant
-from beslut.audit.source import read_log
 from beslut.audit.streams import replay_streams
 from beslut.errors import AuditVerificationFailed
 from beslut.persistence import Reader, Store, UnitOfWork
-from beslut.states.audit_chain import AuditRecord
+from beslut.states.audit_chain import AuditRecord, ChainChecker
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Event
 from beslut.states.deadlines import deadlines_for
+from beslut.states.replay import Replayer, recorded_instant
+from beslut.workflow.audit_log import read_log
 
 _BATCH = 2000  # events per append_events call at most (one recorded instant per call)
 

@@ -20,13 +20,13 @@ from beslut.audit import checkpoint as cp
 from beslut.audit.export import Exported, write_package
 from beslut.audit.parallel import replay_parallel, verify_parallel, worthwhile
 from beslut.audit.proofs import Inclusion, prove_consistency, prove_inclusion
-from beslut.audit.replay import Difference, HeldBack
-from beslut.audit.source import Row, read_log, records_before
 from beslut.audit.streams import Spool, replay_streams
 from beslut.audit.verify import Report, Verifier
 from beslut.errors import AuditVerificationFailed, InvalidInput, NotFound
 from beslut.persistence import Store
-from beslut.states.audit_chain import AuditRecord
+from beslut.states.audit_chain import AuditRecord, Row
+from beslut.states.replay import Difference, HeldBack
+from beslut.workflow.audit_log import read_log, records_before
 
 
 def verify_store(

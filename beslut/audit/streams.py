@@ -17,11 +17,11 @@ with the number of recommendations. Replay needs no state shared between streams
 rules are `audit verify`'s), so:
 
 1. **chain pass**, in seq order: every row read, the hash chain, gap-free seq and
-   stream_seq (:class:`~beslut.audit.chain.ChainChecker`), and per stream only the day
+   stream_seq (:class:`~beslut.states.audit_chain.ChainChecker`), and per stream only the day
    of its first event, which orders the output as ``status`` does (by the day proposed,
    then key);
 2. **stream pass**, in that order: each stream's events (``WHERE stream = …``, the
-   ``(stream, stream_seq)`` index) folded through the same :class:`~beslut.audit.replay.Replayer`
+   ``(stream, stream_seq)`` index) folded through the same :class:`~beslut.states.replay.Replayer`
    as before (and the as-of replayers), its status document written to a temporary
    file, and the case dropped. ``--check`` compares it with the live row there and then.
 
@@ -50,14 +50,14 @@ from typing import IO, Any
 
 import orjson
 
-from beslut.audit.chain import ChainChecker
-from beslut.audit.replay import AsOfRecorded, AsOfValid, Difference, HeldBack, Replayer, diff_cases
-from beslut.audit.source import read_log
 from beslut.errors import AuditVerificationFailed
 from beslut.persistence import Reader
+from beslut.states.audit_chain import ChainChecker
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case
+from beslut.states.replay import AsOfRecorded, AsOfValid, Difference, HeldBack, Replayer, diff_cases
 from beslut.states.views import case_status
+from beslut.workflow.audit_log import read_log
 
 
 class Spool:

@@ -1,15 +1,17 @@
 """The auditor's verification: everything that can be checked from the log alone, in one streamed pass.
 
+Steps 1-3 are the domain's (:class:`beslut.states.verification.LogVerifier`, which
+``Engine.verify_audit`` runs too: one verdict); this module adds step 4 and the Merkle tree.
 For each row, in seq order, stopping at the first that fails:
 
 1. **read**: the row can be read as an event at all (no NULLs, numbers where numbers
    belong, UTF-8 text);
 2. **chain**: seq gap-free from 1, ``prev_hash`` links to the previous event, the payload
    is RFC 8785 canonical JSON, the hash matches the content, ``stream_seq`` gap-free per
-   stream (:mod:`beslut.audit.chain`);
+   stream (:class:`beslut.states.audit_chain.ChainChecker`);
 3. **transition**: the event is a legal transition from the state its stream was in,
    replayed through the same machines, and is what its command would have recorded
-   from that state (:mod:`beslut.audit.replay`);
+   from that state (:mod:`beslut.states.replay`);
 4. **checkpoint** (when one is given, after its signature was checked): when the log
    reaches the checkpoint's size, the Merkle subtrees over seq 1..tree_size equal the
    signed ones; a log that ends before it was truncated.
@@ -27,13 +29,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from beslut.audit.chain import ChainChecker
 from beslut.audit.checkpoint import Checkpoint, subtree_ranges
 from beslut.audit.merkle import TreeBuilder
-from beslut.audit.replay import Loader, Replayer
-from beslut.audit.source import Row
-from beslut.states.audit_chain import GENESIS_HASH
+from beslut.states.audit_chain import GENESIS_HASH, Row
 from beslut.states.calendar import BusinessCalendar
+from beslut.states.replay import Loader, Replayer
+from beslut.states.verification import Failure, LogVerifier
 
 CHECKS = ("read", "chain", "transition", "checkpoint")
 
@@ -74,16 +75,13 @@ class Report:
 
 
 @dataclass
-class _Failure:
-    seq: int
-    check: str
-    problem: str
-    bad_range: tuple[int, int] | None = None
-
-
-@dataclass
 class Verifier:
-    """Run :meth:`run` once over the log's rows; afterwards the tree and head describe what verified."""
+    """Run :meth:`run` once over the log's rows; afterwards the tree and head describe what verified.
+
+    The log's own checks are the domain's (:class:`~beslut.states.verification.LogVerifier`, which
+    ``Engine.verify_audit`` runs too); this adds the Merkle tree over the events that verified and the
+    comparison with a signed checkpoint.
+    """
 
     checkpoint: Checkpoint | None = None
     checkpoint_source: str = ""
@@ -97,32 +95,24 @@ class Verifier:
     def __post_init__(self) -> None:
         wanted = subtree_ranges(self.checkpoint.tree_size) if self.checkpoint is not None else []
         self.tree = TreeBuilder(wanted)
-        self.replayer = Replayer(self.calendar, check_rules=True, loader=self.loader)
+        self.log = LogVerifier(self.calendar, check_transitions=self.check_transitions, loader=self.loader)
+        self.replayer: Replayer = self.log.replayer
 
     def run(self, rows: Iterable[Row]) -> Report:
         """Verify *rows* (in seq order, as the store holds them)."""
-        chain = ChainChecker()
-        failure: _Failure | None = None
+        log = self.log
+        failure: Failure | None = None
         cp = self.checkpoint
+        append_leaf = self.tree.append_leaf
         for row in rows:
-            if row.problem is not None:
-                failure = _Failure(chain.expected_seq, "read", f"the row cannot be read: {row.problem}")
+            failure = log.step(row)
+            if failure is not None:
                 break
-            record = row.record
-            problem, payload = chain.check(record)
-            if problem is not None:
-                failure = _Failure(chain.expected_seq, "chain", problem)
-                break
-            if self.check_transitions:
-                problem = self.replayer.feed(record, payload)
-                if problem is not None:
-                    failure = _Failure(record.seq, "transition", problem)
-                    break
-            self.tree.append_leaf(bytes.fromhex(record.hash))
-            chain.accept(record)
-            if record.seq == 1:
-                self.log_id = record.hash
-            self.head_hash = record.hash
+            head = row.record.hash
+            append_leaf(bytes.fromhex(head))
+            self.head_hash = head
+            if self.log_id is None:
+                self.log_id = head
             if cp is not None and self.tree.size == cp.tree_size:
                 failure = self.against_checkpoint(cp)
                 if failure is not None:
@@ -136,11 +126,11 @@ class Verifier:
             if earlier is not None and earlier.seq < failure.seq:
                 earlier.problem += f"; and seq {failure.seq}: {failure.problem}"
                 failure = earlier
-        return self.report(chain.count, failure)
+        return self.report(log.events, failure)
 
     def against_checkpoint(
         self, cp: Checkpoint, *, partial: bool = False, head_hash: str | None = None
-    ) -> _Failure | None:
+    ) -> Failure | None:
         """Compare the signed subtrees with the log's (at or before the checkpoint's size).
 
         *partial*: the log was not read to its end (a failure stopped it); compare only the
@@ -162,12 +152,12 @@ class Verifier:
                         f"the events seq {start + 1}..{end} differ from what the checkpoint signed "
                         f"(seq 1..{start} are as signed; the first changed event is within seq {start + 1}..{end})"
                     )
-                return _Failure(start + 1, "checkpoint", f"the log does not extend checkpoint {source}: {what}",
+                return Failure(start + 1, "checkpoint", f"the log does not extend checkpoint {source}: {what}",
                                 (start + 1, end))  # fmt: skip
         if partial:
             return None
         if size < cp.tree_size:
-            return _Failure(
+            return Failure(
                 size + 1,
                 "checkpoint",
                 f"the log does not extend checkpoint {source}: it ends at seq {size}, but the checkpoint signed "
@@ -176,14 +166,12 @@ class Verifier:
             )
         head = self.head_hash if head_hash is None else head_hash
         if head != cp.head_hash:  # implied by the subtrees; kept as a plain second statement
-            return _Failure(cp.tree_size, "checkpoint", f"seq {cp.tree_size} is not the head the checkpoint signed")
+            return Failure(cp.tree_size, "checkpoint", f"seq {cp.tree_size} is not the head the checkpoint signed")
         return None
 
-    def report(self, count: int, failure: _Failure | None = None, *, streams: int | None = None) -> Report:
+    def report(self, count: int, failure: Failure | None = None, *, streams: int | None = None) -> Report:
         """The report after *count* good events (and *failure*, if any); *streams* when not all were replayed here."""
-        checks = ["read", "chain"]
-        if self.check_transitions:
-            checks.append("transition")
+        checks = list(self.log.checks)
         checkpoint_info: dict[str, Any] | None = None
         if self.checkpoint is not None:
             checks.append("checkpoint")

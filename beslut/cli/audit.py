@@ -297,7 +297,7 @@ def audit_replay(
 ) -> None:
     """Rebuild every recommendation from the audit log alone, through the same machines, and print it."""
     from beslut.audit import service  # noqa: PLC0415
-    from beslut.audit.replay import parse_as_of  # noqa: PLC0415
+    from beslut.states.replay import parse_as_of  # noqa: PLC0415
 
     instant, day = parse_as_of(as_of_recorded, as_of_valid)
     if into is not None:

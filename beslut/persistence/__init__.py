@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from beslut.errors import InvalidInput
-from beslut.workflow.ports import Reader, Store, UnitOfWork, register_opener
+from beslut.workflow.ports import AUDIT_COLUMNS, Reader, Store, UnitOfWork, register_opener
 
 DEFAULT_DATABASE = "beslut.db"
 
@@ -41,7 +41,6 @@ def open_store(target: str | Path | None = None, *, read_only: bool = False) -> 
 
 register_opener(open_store)  # the application layer opens stores by URL through this (Engine.open)
 
-AUDIT_COLUMNS = ("seq", "stream", "stream_seq", "recorded_at", "valid_on", "kind", "payload", "prev_hash", "hash")
 
 
 _CURSOR_NUMBERS = itertools.count(1)

@@ -7,10 +7,9 @@ valid_on, kind, payload, prev_hash})``; the first event's ``prev_hash`` is 64 ze
 A change to any column of any row, a deleted, inserted, swapped or duplicated row
 breaks the chain at that row, which :func:`verify_chain` names.
 
-One encoder serves the writer, the reference check and the auditor's streamed verifier
-(:mod:`beslut.audit.chain`): RFC 8785 text built with the C-accelerated :mod:`json`
-encoder, which gives the very same bytes for every value the log holds. RFC 8785 sorts
-object keys by UTF-16 code units and escapes strings exactly as
+One encoder serves the writer and the one chain check (:class:`ChainChecker`): RFC 8785 text
+built with the C-accelerated :mod:`json` encoder, which gives the very same bytes for every
+value the log holds. RFC 8785 sorts object keys by UTF-16 code units and escapes strings exactly as
 ``json.dumps(ensure_ascii=False)`` does (the same seven short escapes, ``\\u00xx`` in lower
 case for the other control characters, nothing else); the two differ only for floats,
 integers beyond ±(2**53 - 1), keys that are not strings, characters outside the Basic
@@ -325,6 +324,17 @@ def seal(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of the log as read: the record, or (when the row cannot be one) what is wrong with it.
+
+    The store's raw rows become these in :mod:`beslut.workflow.audit_log`; the checks take them as they come.
+    """
+
+    record: AuditRecord
+    problem: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChainReport:
     """What :func:`verify_chain` found: ok, or the first bad seq and what is wrong with it."""
@@ -352,51 +362,131 @@ def verify_chain(records: Iterable[AuditRecord]) -> ChainReport:
     """Check the chain, a gap-free global seq from 1, and a gap-free stream_seq per stream.
 
     *records* must come ordered by seq (as the store returns them); a row out of
-    order shows up as a seq gap at that row.
+    order shows up as a seq gap at that row. Only the chain: :class:`ChainChecker` over the records
+    (the auditor's verification adds the transitions, :mod:`beslut.states.verification`).
     """
-    expected_seq = 1
-    prev_hash = GENESIS_HASH
-    stream_heads: dict[str, int] = {}
-    count = 0
+    chain = ChainChecker()
     for record in records:
-        problem = _check(record, expected_seq, prev_hash, stream_heads)
+        problem, _ = chain.check(record)
         if problem is not None:
-            return ChainReport(
-                ok=False,
-                events=count,
-                head_seq=expected_seq - 1,
-                head_hash=prev_hash,
-                first_bad_seq=record.seq if record.seq == expected_seq else expected_seq,
-                problem=problem,
-            )
-        stream_heads[record.stream] = record.stream_seq
-        prev_hash = record.hash
-        expected_seq += 1
-        count += 1
-    return ChainReport(ok=True, events=count, head_seq=expected_seq - 1, head_hash=prev_hash)
+            return chain.report(problem)
+        chain.accept(record)
+    return chain.report()
 
 
-def _check(record: AuditRecord, expected_seq: int, prev_hash: str, stream_heads: dict[str, int]) -> str | None:
-    if record.seq != expected_seq:
-        return f"expected seq {expected_seq}, found seq {record.seq} (a row is missing, duplicated or moved)"
-    if record.prev_hash != prev_hash:
-        return f"prev_hash {record.prev_hash[:12]}… does not match the hash of seq {expected_seq - 1}"
-    try:
-        parsed, known = parse_payload(record.payload)
-    except (TypeError, ValueError):
-        return "payload is not valid JSON"
-    try:
-        if not is_canonical(record.payload, parsed, known):
-            return "payload is not in RFC 8785 canonical form"
-        digest = record.recompute_hash()
-    except (TypeError, ValueError) as error:
-        return f"event cannot be hashed: {error}"
-    if digest != record.hash:
-        return "hash does not match the event's content"
-    expected_stream_seq = stream_heads.get(record.stream, 0) + 1
-    if record.stream_seq != expected_stream_seq:
-        return f"stream {record.stream!r}: expected stream_seq {expected_stream_seq}, found {record.stream_seq}"
-    return None
+class ChainChecker:
+    """The one check of the hash chain, one record at a time in seq order; :meth:`accept` the ones that pass.
+
+    seq gap-free from 1, ``prev_hash`` is the previous event's hash, the payload is JSON in RFC 8785
+    canonical form, the hash matches the content, ``stream_seq`` gap-free per stream. Every reader of the log
+    feeds this class: :func:`verify_chain`, the auditor's verification and replay, the two-process parts
+    (:meth:`link` on every row, :meth:`check_content` on their own), the checkpoint's extension (which starts
+    after a signed head, :meth:`resume`) and the export.
+
+    Why incremental: the auditor's verifier streams a million events and runs more checks on each accepted
+    record (transitions, the Merkle tree), so it needs the chain check as a step, and the payload it parsed.
+    """
+
+    __slots__ = ("count", "expected_seq", "from_middle", "prev_hash", "stream_heads")
+
+    def __init__(self) -> None:
+        self.expected_seq = 1
+        self.prev_hash = GENESIS_HASH
+        self.stream_heads: dict[str, int] = {}
+        self.count = 0
+        self.from_middle = False
+
+    @classmethod
+    def resume(cls, seq: int, head_hash: str) -> ChainChecker:
+        """A checker that goes on after event *seq* whose hash is *head_hash* (a signed checkpoint's head).
+
+        The streams' heads before that point are not known: a stream's first record after it sets its head
+        (whoever resumes must check those streams' earlier events otherwise, as the checkpoint's extension
+        replays them).
+        """
+        chain = cls()
+        chain.expected_seq, chain.prev_hash, chain.from_middle = seq + 1, head_hash, True
+        return chain
+
+    def link(self, seq: object, prev_hash: str) -> str | None:
+        """What is wrong with a row of *seq* and *prev_hash* as the next event's place in the chain (None: nothing)."""
+        if seq != self.expected_seq:
+            return f"expected seq {self.expected_seq}, found seq {seq} (a row is missing, duplicated or moved)"
+        if prev_hash != self.prev_hash:
+            return f"prev_hash {prev_hash[:12]}… does not match the hash of seq {self.expected_seq - 1}"
+        return None
+
+    def check(self, record: AuditRecord) -> tuple[str | None, Any]:
+        """What is wrong with *record* as the next event (None if nothing), and its parsed payload."""
+        if record.seq != self.expected_seq or record.prev_hash != self.prev_hash:  # only then :meth:`link` words it
+            return self.link(record.seq, record.prev_hash), None
+        return self.check_content(record)
+
+    def check_content(self, record: AuditRecord) -> tuple[str | None, Any]:
+        """The checks of :meth:`check` that need only *record* and its stream's head, not the previous row.
+
+        Why apart: a part of a parallel verification (:mod:`beslut.audit.parallel`) checks every row's seq
+        and link (:meth:`link`) but the content only of its own streams' rows.
+        """
+        try:
+            parsed, known = parse_payload(record.payload)
+        except (TypeError, ValueError):
+            return "payload is not valid JSON", None
+        try:
+            if not is_canonical(record.payload, parsed, known):
+                return "payload is not in RFC 8785 canonical form", None
+            digest = record.recompute_hash()
+        except (TypeError, ValueError) as error:
+            return f"event cannot be hashed: {error}", None
+        if digest != record.hash:
+            return "hash does not match the event's content", None
+        head = self.stream_heads.get(record.stream)
+        expected_stream_seq = (record.stream_seq if self.from_middle else 1) if head is None else head + 1
+        if record.stream_seq != expected_stream_seq:
+            found = record.stream_seq
+            return f"stream {record.stream!r}: expected stream_seq {expected_stream_seq}, found {found}", None
+        return None, parsed
+
+    def accept(self, record: AuditRecord) -> None:
+        """Make *record* the head."""
+        self.stream_heads[record.stream] = record.stream_seq
+        self.prev_hash = record.hash  # :meth:`advance`, without the call: once per event of the log
+        self.expected_seq += 1
+        self.count += 1
+
+    def advance(self, head_hash: str) -> None:
+        """Make the row whose :meth:`link` passed, of hash *head_hash*, the head (streams left to the caller)."""
+        self.prev_hash = head_hash
+        self.expected_seq += 1
+        self.count += 1
+
+    def report(self, problem: str | None = None, first_bad_seq: int | None = None) -> ChainReport:
+        """The chain so far as a report: ok, or *problem* at *first_bad_seq* (default: the next seq, where it broke)."""
+        if problem is None:
+            return ChainReport(ok=True, events=self.count, head_seq=self.expected_seq - 1, head_hash=self.prev_hash)
+        return ChainReport(
+            ok=False,
+            events=self.count,
+            head_seq=self.expected_seq - 1,
+            head_hash=self.prev_hash,
+            first_bad_seq=self.expected_seq if first_bad_seq is None else first_bad_seq,
+            problem=problem,
+        )
+
+
+def whole_chain_summary(
+    *, rows: int, distinct: int, integers: int, first: object, last: object, linked: int, genesis: bool, last_seq: int
+) -> bool:
+    """True when a database's summary of rows 1..*last_seq* says what :class:`ChainChecker`'s links would.
+
+    That is: seq 1..last_seq each once, each row's ``prev_hash`` the ``hash`` of the row before, the first
+    one's the genesis hash.
+
+    The two-process replay has the database count and join rather than reading every row
+    (:func:`beslut.persistence.audit_chain_summary`); here is the same rule stated for that summary.
+    """
+    whole = rows == distinct == integers == last_seq and first == 1 and last == last_seq
+    return whole and linked == last_seq - 1 and genesis
 
 
 def _refuse_floats(value: Any) -> None:

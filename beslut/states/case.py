@@ -572,14 +572,6 @@ def apply(case: Case | None, event: Event, calendar: BusinessCalendar) -> Case:
     return _evolve(case, changes)
 
 
-def replay(events: Iterable[Event], calendar: BusinessCalendar) -> Case | None:
-    """Fold a stream's events, oldest first, into its case."""
-    case: Case | None = None
-    for event in events:
-        case = apply(case, event, calendar)
-    return case
-
-
 def changed_party_indexes(before: Case, after: Case) -> list[int]:
     """The positions of the parties of *after* that are not the very objects of *before* (same parties).
 

@@ -6,7 +6,7 @@ A :class:`Command` is the one description of a command. Everything else is deriv
   (``engine.decide(...)``) are one-line wrappers, and a test proves there is one per command, with the
   input's fields as its keywords;
 - a batch (``party import``) turns each step into the input of its party command;
-- the auditor's re-run (:mod:`beslut.audit.replay`) finds the command by the event kind it records and
+- the auditor's re-run (:mod:`beslut.states.replay`) finds the command by the event kind it records and
   runs it again from the event's payload;
 - the command line (:mod:`beslut.cli.steps`) and the HTTP routes with their request models
   (:mod:`beslut.api.commands`) are generated from the table.

@@ -109,6 +109,24 @@ def party_deadlines(case: Case, party: PartyDecision) -> list[Deadline]:
     return found
 
 
+def fires_on(deadline: Deadline) -> date:
+    """The legal date of the event a transition timer records: the day its due instant falls on (Stockholm).
+
+    So a party is overdue the day after its reply date and a decision final the day after its appeal
+    period ends (both timers fall due at the end of that day). `tick` dates what it fires so, and the
+    auditor's replay requires an automatic event to carry the date its timer gives.
+    """
+    return local_date(deadline.due_at)
+
+
+def party_timer_day(case: Case, party: PartyDecision, kind: str) -> date | None:
+    """The legal date the party's timer of *kind* (``reply_by``, ``appeal_ends``) gives its event; None without one."""
+    for deadline in party_deadlines(case, party):
+        if deadline.kind == kind:
+            return fires_on(deadline)
+    return None
+
+
 def has_timers(case: Case, party: PartyDecision) -> bool:
     """``bool(party_deadlines(case, party))`` without making them (a decided party's before-state has many)."""
     if is_open(case, party):

@@ -11,6 +11,7 @@ so a refused command leaves the database exactly as it was.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,11 +22,11 @@ from typing import Any
 
 from beslut import failpoints
 from beslut.clock import CLOCK_TOLERANCE, STOCKHOLM, Clock, SystemClock, later, today
-from beslut.errors import BeslutError, ConcurrencyConflict, Duplicate, InvalidInput, NotFound
+from beslut.errors import AuditVerificationFailed, BeslutError, ConcurrencyConflict, Duplicate, InvalidInput, NotFound
 from beslut.states import case as domain
 from beslut.states import commands
 from beslut.states.actors import actor_id
-from beslut.states.audit_chain import AuditRecord, ChainReport, event_from_record, verify_chain
+from beslut.states.audit_chain import AuditRecord
 from beslut.states.calendar import BusinessCalendar, local_date
 from beslut.states.case import Case, Event
 from beslut.states.commands import Command, In
@@ -34,8 +35,11 @@ from beslut.states.digest import digest_entries
 from beslut.states.escalations import recount_escalations
 from beslut.states.records import OUTBOX_STATUSES, Contact, Heartbeat, OutboxRecord
 from beslut.states.reminders import plan_reminder
+from beslut.states.replay import replay_stream
 from beslut.states.spec import RecommendationSpec, parse_spec_text
+from beslut.states.verification import LogVerifier, Verdict
 from beslut.workflow._gc_pause import collector_paused
+from beslut.workflow.audit_log import read_log, records_before
 from beslut.workflow.batch import BatchResult, PartyStep, check_steps, name_item, naming_item, step_events
 from beslut.workflow.ports import Store, UnitOfWork, open_store
 
@@ -474,22 +478,34 @@ class Engine:
             return reader.deadlines(status=status, recommendation=key)
 
     def replay(self, key: str) -> Case:
-        """Rebuild the recommendation from its audit events alone (through the same machines).
+        """Rebuild the recommendation from its audit events alone, by the one replay the auditor's tools use.
 
         Raises:
             NotFound: the log has no events for *key*.
+            AuditVerificationFailed: an event is not the legal next event of its stream.
         """
         with self.store.reader() as reader:
-            events = [event_from_record(r) for r in reader.audit_records(key)]
-        case = domain.replay(events, self.calendar)
+            try:
+                case = replay_stream(reader.audit_records(key), self.calendar)
+            except ValueError as error:
+                raise AuditVerificationFailed(f"audit log of {key!r} does not replay: {error}") from None
         if case is None:
             raise NotFound(f"no audit events for {key!r}")
         return case
 
-    def verify_audit(self) -> ChainReport:
-        """Recompute the hash chain and check seq and stream_seq are gap-free."""
+    def verify_audit(self) -> Verdict:
+        """Verify the whole audit log as `beslut audit verify` does (without a checkpoint): same checks, same verdict.
+
+        Each row in seq order must be readable, extend the hash chain (seq and stream_seq gap-free, links,
+        canonical payload, hash of the content), be a legal transition and be what its command would have
+        recorded (:class:`~beslut.states.verification.LogVerifier`, with this engine's calendar); the first
+        that fails is named. One read snapshot, at most 512 cases in memory. The result keeps the chain
+        report's attributes (``ok``, ``events``, ``head_seq``, ``head_hash``, ``first_bad_seq``,
+        ``problem``) and adds ``failed_check``, ``streams`` and ``checks``.
+        """
         with self.store.reader() as reader:
-            return verify_chain(reader.audit_records())
+            verifier = LogVerifier(self.calendar, loader=functools.partial(records_before, reader))
+            return verifier.run(read_log(reader))
 
     # ------------------------------------------------------------ the command skeleton
 

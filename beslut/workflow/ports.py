@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from beslut.errors import StoreError
 
@@ -147,6 +147,20 @@ class CaseWrites(Protocol):
         """
 
 
+AUDIT_COLUMNS: Final = (
+    "seq",
+    "stream",
+    "stream_seq",
+    "recorded_at",
+    "valid_on",
+    "kind",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+"""The columns of ``audit_event`` in the order :meth:`AuditLogReads.audit_rows_as_stored` gives them."""
+
+
 class AuditLogReads(Protocol):
     """The hash-chained audit log, read in seq order."""
 
@@ -157,6 +171,16 @@ class AuditLogReads(Protocol):
     @abstractmethod
     def audit_head_seq(self) -> int:
         """The seq of the last audit event, 0 for an empty log."""
+
+    @abstractmethod
+    def audit_rows_as_stored(
+        self, *, stream: str | None = None, streams: Collection[str] | None = None, after_seq: int = 0
+    ) -> Iterator[tuple[object, ...]]:
+        """Every row of ``audit_event`` (or of one stream, or several, or after a seq) in seq order, as stored.
+
+        For the auditor, who must see a tampered table as it is: no column converted, no row skipped,
+        columns in the order of :data:`AUDIT_COLUMNS`; streamed with flat memory.
+        """
 
 
 class AuditLogWrites(Protocol):
@@ -471,6 +495,7 @@ def open_store(target: str | Path | None = None, *, read_only: bool = False) -> 
 
 
 __all__ = [
+    "AUDIT_COLUMNS",
     "PORTS",
     "ApiToken",
     "AuditLogReads",

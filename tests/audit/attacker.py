@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from beslut.audit.source import read_log
 from beslut.persistence import AUDIT_COLUMNS, open_store
 from beslut.states.audit_chain import AuditRecord, compute_hash
+from beslut.workflow.audit_log import read_log
 
 COLUMNS = AUDIT_COLUMNS
 

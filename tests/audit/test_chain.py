@@ -1,4 +1,4 @@
-"""The auditor's fast chain check says exactly what the reference `verify_chain` says, on any tampering.
+"""The one chain check (`ChainChecker`, behind `verify_chain`) names the seq a slow reference names, on any tampering.
 
 The fast path may only ever call a payload canonical when RFC 8785 (the `rfc8785`
 library) does: hypothesis throws JSON with floats, huge integers, astral characters,
@@ -7,15 +7,26 @@ escapes and control characters at it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any
 
+import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beslut.audit.chain import ChainChecker, event_hash, parse_payload
-from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, canonical_json, compute_hash, seal, verify_chain
+from beslut.states.audit_chain import (
+    GENESIS_HASH,
+    AuditRecord,
+    ChainChecker,
+    canonical_json,
+    compute_hash,
+    hash_content,
+    parse_payload,
+    seal,
+    verify_chain,
+)
 
 json_values = st.recursive(
     st.none()
@@ -48,6 +59,36 @@ def chain(payloads: list[dict[str, Any]]) -> list[AuditRecord]:
         prev = record.hash
         records.append(record)
     return records
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    return isinstance(value, list) and any(_has_float(v) for v in value)
+
+
+def reference_bad_seq(records: list[AuditRecord]) -> int | None:
+    """The first bad seq by the rules of docs/audit.md, the slow and obvious way (the `rfc8785` library, no fast path)."""
+    prev, heads = GENESIS_HASH, dict[str, int]()
+    for expected, record in enumerate(records, start=1):
+        if record.seq != expected or record.prev_hash != prev:
+            return expected
+        try:
+            parsed = json.loads(record.payload)
+            if _has_float(parsed) or rfc8785.dumps(parsed).decode() != record.payload:
+                return expected
+            content = {k: v for k, v in record.__dict__.items() if k != "hash"}
+            if hashlib.sha256(hash_content(**content)).hexdigest() != record.hash:
+                return expected
+        except (TypeError, ValueError, rfc8785.CanonicalizationError):
+            return expected
+        if record.stream_seq != heads.get(record.stream, 0) + 1:
+            return expected
+        heads[record.stream] = record.stream_seq
+        prev = record.hash
+    return None
 
 
 def fast_verdict(records: list[AuditRecord]) -> tuple[int | None, str | None]:
@@ -91,7 +132,11 @@ def test_fast_hash_is_the_reference_hash(payload: dict[str, Any]) -> None:
         payload=json.loads(text),
         prev_hash=GENESIS_HASH,
     )
-    assert record.hash == event_hash(record)
+    assert record.hash == record.recompute_hash() == hashlib.sha256(hash_content(**_content(record))).hexdigest()
+
+
+def _content(record: AuditRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k != "hash"}
 
 
 TAMPERINGS = {
@@ -123,13 +168,14 @@ TAMPERINGS = {
     how=st.sampled_from(sorted(TAMPERINGS)),
 )
 def test_fast_check_says_what_the_reference_says(outcomes: list[str], where: int, how: str) -> None:
-    """Same first bad seq and the same message as `verify_chain`, for every kind of tampering anywhere."""
+    """The first bad seq of the slow reference, and `verify_chain` says what the checker step by step says."""
     records = chain([{"party": str(i), "outcome": o} for i, o in enumerate(outcomes)])
     index = where % len(records)
     records[index] = TAMPERINGS[how](records[index])
     reference = verify_chain(records)
     seq, problem = fast_verdict(records)
     assert (reference.first_bad_seq, reference.problem) == (seq, problem)
+    assert reference_bad_seq(records) == seq
 
 
 def test_rehashed_non_canonical_payloads_are_named_like_the_reference() -> None:
@@ -146,4 +192,5 @@ def test_rehashed_non_canonical_payloads_are_named_like_the_reference() -> None:
         record = replace(record, hash=digest)
         reference = verify_chain([record])
         assert not reference.ok
+        assert reference_bad_seq([record]) == 1
         assert (reference.first_bad_seq, reference.problem) == fast_verdict([record])

@@ -21,12 +21,12 @@ import pytest
 
 from beslut.audit import parallel, service
 from beslut.audit.checkpoint import Checkpoint
-from beslut.audit.source import read_log
 from beslut.clock import STOCKHOLM, FixedClock
 from beslut.demo import KEY_2022, LATE_2022, PLAN_2022, PLAN_2025, _at, _play_party, example_spec, play
 from beslut.errors import AuditVerificationFailed
 from beslut.persistence import Store, open_store
 from beslut.workflow import Engine
+from beslut.workflow.audit_log import read_log
 from tests.audit.attacker import Attacker
 from tests.audit.conftest import build, sign
 

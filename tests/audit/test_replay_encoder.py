@@ -19,9 +19,9 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beslut.audit.chain import ChainChecker
 from beslut.states.audit_chain import (
     GENESIS_HASH,
+    ChainChecker,
     canonical_json,
     compute_hash,
     hash_content,

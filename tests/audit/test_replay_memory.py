@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from beslut.audit import service
-from beslut.audit.source import read_log, records_before
 from beslut.audit.verify import Report, Verifier
 from beslut.errors import AuditVerificationFailed
 from beslut.persistence import open_store
 from beslut.states.audit_chain import AuditRecord
 from beslut.states.calendar import BusinessCalendar
+from beslut.workflow.audit_log import read_log, records_before
 from tests.audit.attacker import Attacker
 from tests.audit.conftest import build
 

@@ -30,7 +30,7 @@ from beslut.states.case import Case, Event
 from beslut.states.deadlines import Deadline
 from beslut.states.records import Contact, Heartbeat, OutboxEntry
 from beslut.states.spec import parse_spec_text
-from beslut.workflow.ports import PORTS, ApiToken, DashboardSession, OverdueParty, port_methods
+from beslut.workflow.ports import AUDIT_COLUMNS, PORTS, ApiToken, DashboardSession, OverdueParty, port_methods
 from tests.conftest import KEY, PARTIES, spec_2022
 
 NOW = datetime(2022, 6, 3, 9, 0, tzinfo=STOCKHOLM)
@@ -259,6 +259,21 @@ class TestCases:
 
 class TestAuditLog:
     port = "audit log"
+
+    def test_audit_rows_as_stored__every_column_in_order(self, store: Store) -> None:
+        """The rows as stored, columns in AUDIT_COLUMNS' order, by seq; one stream, several, or after a seq."""
+        _added(store)
+        with store.unit_of_work() as uow:
+            records = uow.append_events([_event("a", "s1"), _event("b", "s2", n=1)], recorded_at=NOW)
+        with store.reader() as reader:
+            rows = list(reader.audit_rows_as_stored())
+            assert [1, 2] == [row[0] for row in rows]
+            assert len(AUDIT_COLUMNS) == len(rows[0])
+            stored_hash = rows[0][AUDIT_COLUMNS.index("hash")]
+            assert records[0].hash == (stored_hash.decode() if isinstance(stored_hash, bytes) else stored_hash)
+            assert [2] == [row[0] for row in reader.audit_rows_as_stored(stream="s2")]
+            assert [1, 2] == [row[0] for row in reader.audit_rows_as_stored(streams=["s1", "s2"])]
+            assert [2] == [row[0] for row in reader.audit_rows_as_stored(after_seq=1)]
 
     def test_append_events__seq_and_stream_seq_continue(self, store: Store) -> None:
         """Appends continue the global seq and each stream's own stream_seq, chaining the hashes."""

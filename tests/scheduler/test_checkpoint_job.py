@@ -29,10 +29,10 @@ from beslut.audit import checkpoint as cp
 from beslut.audit import keys
 from beslut.audit.extend import Broken, extend, full
 from beslut.audit.merkle import TreeBuilder
-from beslut.audit.source import read_log
 from beslut.clock import STOCKHOLM, FixedClock
 from beslut.persistence import Store, open_store
 from beslut.scheduler.checkpoints import CheckpointJob, CheckpointSettings, file_name, write_exclusive
+from beslut.workflow.audit_log import read_log
 from tests.audit.attacker import Attacker
 from tests.audit.conftest import build
 from tests.cli.helpers import ok, refused, run

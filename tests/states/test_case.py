@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from beslut.errors import Duplicate, InvalidInput, RuleViolation, TransitionNotAllowed
+from beslut.errors import Duplicate, InvalidInput, RuleViolation
 from beslut.states import case as domain
+from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, seal
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event
+from beslut.states.replay import replay_stream
 from beslut.states.spec import parse_spec_text
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "mini-maria-2022.toml").read_text(encoding="utf-8")
@@ -265,7 +267,7 @@ class TestReplay:
             new = step(case)
             events.extend(new)
             case = _run(case, new)
-        assert case == domain.replay(events, CAL)
+        assert case == replay_stream(_sealed(events), CAL)
 
     def test_replay_refuses_an_illegal_order(self) -> None:
         """A log with a decision announced before it was taken does not replay."""
@@ -280,8 +282,28 @@ class TestReplay:
                 payload={"party": "2380", "appeal_last_day": "2022-09-26"},
             ),
         ]
-        with pytest.raises(TransitionNotAllowed):
-            domain.replay(events, CAL)
+        with pytest.raises(ValueError, match=r"^seq 3: party\.announced is not a legal transition"):
+            replay_stream(_sealed(events), CAL)
+
+
+def _sealed(events: list[Event]) -> list[AuditRecord]:
+    """*events* as one stream's audit records (what the one replay folds)."""
+    records: list[AuditRecord] = []
+    prev = GENESIS_HASH
+    for seq, event in enumerate(events, start=1):
+        record = seal(
+            seq=seq,
+            stream=event.stream,
+            stream_seq=seq,
+            recorded_at="2022-12-01T09:00:00.000000+01:00",
+            valid_on=event.valid_on.isoformat(),
+            kind=event.kind,
+            payload=dict(event.payload),
+            prev_hash=prev,
+        )
+        prev = record.hash
+        records.append(record)
+    return records
 
 
 class TestSharedBetweenCases:

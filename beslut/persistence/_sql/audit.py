@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import bindparam, func, insert, select
 
@@ -11,7 +12,7 @@ from beslut.persistence import _tables as t
 from beslut.persistence._sql.base import SqlPart, SqlWritePart, _unstorable
 from beslut.states.audit_chain import GENESIS_HASH, AuditRecord, format_instant, seal
 from beslut.states.case import Event
-from beslut.workflow.ports import AuditLogReads, AuditLogWrites
+from beslut.workflow.ports import AuditLogReads, AuditLogWrites, Reader
 
 _AUDIT_BATCH = 2000
 _A = t.AUDIT_EVENT
@@ -22,6 +23,15 @@ _INSERT_AUDIT = insert(_A)
 
 class SqlAuditReads(SqlPart, AuditLogReads):
     """The audit log read in seq order."""
+
+    def audit_rows_as_stored(
+        self, *, stream: str | None = None, streams: Collection[str] | None = None, after_seq: int = 0
+    ) -> Iterator[tuple[object, ...]]:
+        """The rows as the database holds them (:func:`beslut.persistence.audit_rows`)."""
+        from beslut.persistence import audit_rows  # noqa: PLC0415 - the package imports this module's store
+
+        reader = cast("Reader", self)  # a part of the SqlReader it is mixed into
+        return audit_rows(reader, stream=stream, streams=streams, after_seq=after_seq)
 
     def audit_records(self, stream: str | None = None) -> Iterator[AuditRecord]:
         """The audit log ordered by seq, fetched in batches by seq range."""

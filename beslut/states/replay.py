@@ -1,9 +1,14 @@
-"""Rebuilding every recommendation from the audit log alone, through the same machines.
+"""The one replay: audit records folded into cases, through the same machines as the live system.
 
 :class:`Replayer` folds events into cases with :func:`beslut.states.case.apply` (via
-:func:`beslut.workflow.engine.event_from_record`), the one function the live system
+:func:`beslut.states.audit_chain.event_from_record`), the one function the live system
 uses to change state, so an event that is not a legal transition from the state its
-stream was in is refused exactly as the live system would have refused it.
+stream was in is refused exactly as the live system would have refused it. Every replay
+is this fold: ``Engine.replay`` (:func:`replay_stream`), the verification
+(:mod:`beslut.states.verification`), the auditor's one-pass replay and its spilling variant, the
+as-of replays below, the rebuild, the export and the two-process parts. It is the domain's (pure, no
+I/O): the rows come from the caller, and a case dropped to keep memory flat is folded again from
+the rows a *loader* gives.
 
 With ``check_rules=True`` (what ``audit verify`` runs) each event must also be what the
 command that records it would have recorded from that state: the command functions of
@@ -31,7 +36,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -43,10 +48,10 @@ from beslut.states.audit_chain import AuditRecord, canonical_json, event_from_re
 from beslut.states.calendar import BusinessCalendar
 from beslut.states.case import Case, Event, PartyDecision, known_event
 from beslut.states.commands import BY_EVENT
+from beslut.states.deadlines import party_timer_day
 from beslut.states.spec import spec_to_data
 from beslut.states.spec_cache import parse_spec_data
 
-_DAY = timedelta(days=1)
 Loader = Callable[[str, int], Iterable[AuditRecord]]  # (stream, before seq) -> its records below that seq, in order
 _UNPARSED: Any = object()
 _day = functools.lru_cache(maxsize=4096)(date.fromisoformat)  # legal dates repeat; bounded, so memory stays flat
@@ -138,10 +143,8 @@ class Replayer:
         Raises:
             ValueError: the stream's rows read again do not give the version it had (the snapshot changed).
         """
-        case: Case | None = None
         assert self.loader is not None  # only dropped with a loader
-        for record in self.loader(key, before_seq):
-            case = domain.apply(case, event_from_record(record), self.calendar)
+        case = replay_stream(self.loader(key, before_seq), self.calendar)
         version = self._dropped.pop(key)
         if case is None or case.version != version:
             raise ValueError(f"stream {key!r} read again is not at version {version}")
@@ -244,15 +247,22 @@ class Replayer:
         return lambda: command.run(case, command.from_event(kind, p, on), today, calendar)
 
     def _automatic(self, case: Case, kind: str, p: Mapping[str, Any], on: date) -> Event | str | None:
-        """Events the scheduler (tick) or another recommendation's command records."""
+        """Events the scheduler (tick) or another recommendation's command records.
+
+        The day each must carry is the domain's timer rule, asked here rather than restated: the legal date
+        the party's timer gives (:func:`~beslut.states.deadlines.party_timer_day`, as `tick` dates it) and the
+        in-force day (:func:`~beslut.states.case.in_force_from`).
+        """
         if kind == "party.overdue":
             decision = case.party(p["party"])
-            if on != decision.deadline + _DAY:
-                return f"a party is overdue the day after its reply date ({decision.deadline + _DAY}), not on {on}"
+            due = party_timer_day(case, decision, "reply_by")
+            if due is not None and on != due:
+                return f"a party is overdue the day after its reply date ({due}), not on {on}"
             return _first(domain.mark_overdue(case, decision.key, on=on))
         if kind == "party.final":
             decision = case.party(p["party"])
-            if decision.appeal_last_day is None or on != decision.appeal_last_day + _DAY:
+            due = party_timer_day(case, decision, "appeal_ends")
+            if due is None or on != due:
                 last = decision.appeal_last_day
                 return f"a decision is final the day after its appeal period ends ({last}), not on {on}"
             return _first(domain.make_final(case, decision.key, on=on))
@@ -281,6 +291,22 @@ class Replayer:
         if decision.last_step_on != on:
             return f"a recount is dated with the change of {changed!r} ({decision.last_step_on}), not {on}"
         return domain.recount_event(case, changed, on=on)
+
+
+def replay_stream(records: Iterable[AuditRecord], calendar: BusinessCalendar | None = None) -> Case | None:
+    """One stream's records, oldest first, folded into its case (None when there are none).
+
+    Raises:
+        ValueError: a record is not the legal next event of its stream (the message names its seq).
+    """
+    replayer = Replayer(calendar)
+    key: str | None = None
+    for record in records:
+        problem = replayer.feed(record)
+        if problem is not None:
+            raise ValueError(f"seq {record.seq}: {problem}")
+        key = record.stream
+    return replayer.cases.get(key) if key is not None else None
 
 
 def _same_json(a: Any, b: Any) -> bool:

@@ -2,7 +2,7 @@
 
 The store's own reader converts columns to Python types and would stop with an
 exception on a row an attacker filled with, say, a date that is not a date. Here each
-row of ``audit_event`` comes through :func:`beslut.persistence.audit_rows` untouched
+row of ``audit_event`` comes through the port's ``audit_rows_as_stored`` untouched
 and is turned into an :class:`~beslut.states.audit_chain.AuditRecord` whose text
 columns are what the hash covers: ``recorded_at`` is the stored instant (SQLite: ISO 8601
 text with an offset; PostgreSQL: ``timestamptz``) formatted as the log defines it, in
@@ -16,29 +16,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Generator
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from beslut.persistence import AUDIT_COLUMNS, Reader, audit_rows
-from beslut.states.audit_chain import AuditRecord, format_instant
+from beslut.states.audit_chain import AuditRecord, Row, format_instant
+from beslut.workflow.ports import AUDIT_COLUMNS, Reader
 
 _TEXT_COLUMNS = ("stream", "kind", "payload", "prev_hash", "hash")
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One row of the log: the record, or (when the row cannot be one) what is wrong with it."""
-
-    record: AuditRecord
-    problem: str | None = None
 
 
 def read_log(
     reader: Reader, *, stream: str | None = None, streams: Collection[str] | None = None, after_seq: int = 0
 ) -> Generator[Row, None, None]:
     """The audit log (or one stream, or several, or the rows after a seq) in seq order, one :class:`Row` per row."""
-    rows = audit_rows(reader, stream=stream, streams=streams, after_seq=after_seq)
+    rows = reader.audit_rows_as_stored(stream=stream, streams=streams, after_seq=after_seq)
     try:
         for values in rows:
             yield to_row(values)

@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,7 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from beslut.api import admin, audit, commands, imports, media, reads, scheduler, tokens
-from beslut.api.limits import RequestLimits
+from beslut.api.limits import RequestLimits, document_limits
 from beslut.api.metrics import install_metrics
 from beslut.api.problems import (
     INTERNAL,
@@ -159,6 +160,7 @@ def create_app(
     _install_handlers(app)
     app.add_middleware(RequestLimits)  # outermost of ours: a body over its limit is refused before anything reads it
     media.install(app)  # 415 for a JSON body sent as another media type (beslut/api/media.py)
+    _document_limits(app)
     return app
 
 
@@ -225,4 +227,17 @@ def _install_handlers(app: FastAPI) -> None:
         return problem_response(kind, detail, instance=request.url.path, headers=headers)
 
 
+def _document_limits(app: FastAPI) -> None:
+    """The OpenAPI document names the limits' answers (413, 503) where :mod:`beslut.api.limits` gives them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_limits(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 __all__ = ["create_app", "open_app_store"]
+

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,11 +60,37 @@ ROUTE_LIMITS: Final = (
 
 
 def limit_for(method: str, path: str) -> RouteLimit:
-    """The limits of a request by its method and path (relative to the app's root)."""
+    """The limits of a request by its method and path (relative to the app's root).
+
+    A pair not in :data:`ROUTE_LIMITS` gets :data:`DEFAULT_BODY_LIMIT`, a GET included: a GET route
+    reads no body, and a method the path does not have must reach the router for its 405 (with
+    ``Allow``), not be answered 413 for a body it would never read.
+    """
     for limit in ROUTE_LIMITS:
         if limit.method == method and limit.path.fullmatch(path):
             return limit
-    return RouteLimit(method, re.compile(re.escape(path)), 0 if method in ("GET", "HEAD") else DEFAULT_BODY_LIMIT)
+    return RouteLimit(method, re.compile(re.escape(path)), DEFAULT_BODY_LIMIT)
+
+
+def document_limits(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the limits' answers to an OpenAPI document: 413 where a body is taken, 503 on the heavy routes."""
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            limit = limit_for(method.upper(), re.sub(r"\{[^}]+\}", "x", path))
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": _too_large(limit) + " (a problem document)"})
+            if limit.heavy:
+                responses.setdefault(
+                    "503",
+                    {
+                        "description": f"more than {HEAVY_CONCURRENCY} heavy requests at once: retry after "
+                        "`Retry-After` seconds (a problem document)"
+                    },
+                )
+    return document
 
 
 class _TooLarge(Exception):
@@ -168,5 +194,6 @@ __all__ = [
     "ROUTE_LIMITS",
     "TOO_LARGE",
     "RequestLimits",
+    "document_limits",
     "limit_for",
 ]

@@ -604,13 +604,14 @@ def run(args: argparse.Namespace) -> int:
         say(f"database {url}; results in {args.out / 'results.jsonl'}")
         engine = stack.enter_context(Engine(open_store(url), clock=FixedClock(CLOCK_AT), actor="bench"))
         engine.init()
-        add_contacts(engine, args.parties)
         raw = stack.enter_context(psycopg.connect(libpq_url(url), autocommit=True))
         results = Results(args.out)
         state = progress(raw, args.parties)
         targets = sorted({min(args.recommendations, math.ceil(c / args.parties)) for c in args.points})
         say(f"{state.done} recommendations already loaded; points at {targets} recommendations")
         r = state.done
+        if r > 0:  # a contact needs a recommendation that names its party (the first one loaded)
+            add_contacts(engine, args.parties)
         if args.measure_only:
             # Measure the database as it is, under a new label (e.g. after a code change), no loading.
             label = f"{args.measure_only}-{r * args.parties}"
@@ -621,6 +622,7 @@ def run(args: argparse.Namespace) -> int:
         if state.partial is not None:
             load_one(engine, state.partial[0], args.parties, state.partial[1])
             r += 1
+            add_contacts(engine, args.parties)
         segment_start, segment_steps, segment_recs = time.perf_counter(), 0, 0
         load_cpu = time.process_time()
         while True:
@@ -638,6 +640,8 @@ def run(args: argparse.Namespace) -> int:
                 say(f"--load-until {args.load_until} UTC reached: stopping the load at {r} recommendations")
                 break
             segment_steps += load_one(engine, r, args.parties)
+            if r == 0:
+                add_contacts(engine, args.parties)
             segment_recs += 1
             r += 1
             if r % 50 == 0:

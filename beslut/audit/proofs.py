@@ -35,21 +35,12 @@ from beslut.audit.merkle import (
 )
 from beslut.errors import AuditVerificationFailed, InvalidInput
 from beslut.states.audit_chain import AuditRecord, canonical_json
+from beslut.workflow.ports import AUDIT_COLUMNS
 
 INCLUSION_FORMAT: Final = "beslut-inclusion-proof/1"
 CONSISTENCY_FORMAT: Final = "beslut-consistency-proof/1"
 MAX_PROOF_FILE: Final = 50_000_000
-_EVENT_FIELDS: Final = (
-    "seq",
-    "stream",
-    "stream_seq",
-    "recorded_at",
-    "valid_on",
-    "kind",
-    "payload",
-    "prev_hash",
-    "hash",
-)
+_EVENT_FIELDS: Final = AUDIT_COLUMNS  # a proof carries its event's columns, as the table has them
 
 
 @dataclass(frozen=True)

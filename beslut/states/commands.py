@@ -20,7 +20,6 @@ not in the table: it creates a case rather than changing one, and each face read
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -171,10 +170,6 @@ class Command(Generic[In]):
         if self.step is not None:
             return f"/recommendations/{{key}}/parties/{{party}}/{self.step}"
         return f"/recommendations/{{key}}/{self.name}"
-
-    def types(self) -> dict[str, Any]:
-        """The input's field types (resolved), for the faces that type their parameters."""
-        return typing.get_type_hints(self.input)
 
     def args(self, values: Mapping[str, Any]) -> In:
         """The command's input from *values* (``on``, ``party`` and the params; absent optional ones default)."""

@@ -18,7 +18,7 @@ examples/embed.py is a runnable example.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from beslut.clock import Clock, FixedClock, SystemClock
 from beslut.errors import (
@@ -35,6 +35,7 @@ from beslut.errors import (
     StoreError,
     TransitionNotAllowed,
 )
+from beslut.lazy import names_on_first_use
 
 # Eager, and light (the port and the opener, no adapter): importing it registers the store opener through
 # which Engine.open opens a path or URL (beslut.workflow.ports.register_opener).
@@ -60,16 +61,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``beslut.Engine`` and the other names of :data:`_LAZY`, imported from their module when first asked for."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'beslut' has no attribute {name!r}")
-    import importlib  # noqa: PLC0415
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = names_on_first_use(__name__, _LAZY)
 
 
 __all__ = [

@@ -32,7 +32,7 @@ FACADE = "__init__"
 #: persistence implements them, so it sits above the layer whose ports it implements.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),  # one hierarchy of refusals, each with its exit code
-    ("clock", "failpoints", "jsontext", "logs"),  # the kernel: time, crash points for tests, JSON text, logging
+    ("clock", "failpoints", "jsontext", "lazy", "logs"),  # the kernel: time, crash points, JSON text, PEP 562, logs
     ("states",),  # the domain: pure, no I/O
     ("workflow",),  # the application layer: the engine, the batch, the store's ports
     ("persistence",),  # the adapters of the ports: SQLite, PostgreSQL, the schema and migrations

@@ -12,8 +12,9 @@ framework, and importing FastAPI for them made every ``beslut`` command start sl
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from beslut.lazy import names_on_first_use
 
 if TYPE_CHECKING:
     from beslut.api.app import create_app
@@ -37,12 +38,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public names, from their modules on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = names_on_first_use(__name__, _HOMES)
 
 
 __all__ = [

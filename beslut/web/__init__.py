@@ -7,18 +7,15 @@ Mount :func:`dashboard_router` at ``/`` of the FastAPI app; see docs/dashboard.m
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from beslut.lazy import names_on_first_use
 
 if TYPE_CHECKING:
     from beslut.web.router import dashboard_router
 
 
-def __getattr__(name: str) -> Any:
-    """:func:`dashboard_router`, from its module on first use."""
-    if name != "dashboard_router":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return importlib.import_module("beslut.web.router").dashboard_router
+__getattr__ = names_on_first_use(__name__, {"dashboard_router": "beslut.web.router"})
 
 
 __all__ = ["dashboard_router"]

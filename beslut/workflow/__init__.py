@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from beslut.lazy import names_on_first_use
 
 if TYPE_CHECKING:
     from beslut.workflow.batch import BatchResult, PartyStep
@@ -20,14 +21,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The names of :data:`__all__`, from their modules on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = names_on_first_use(__name__, _HOMES)
 
 
 __all__ = ["BatchResult", "CommandResult", "Engine", "Fired", "PartyStep"]

@@ -125,6 +125,19 @@ def test_a_small_body_still_goes_through(served: Served) -> None:
     assert 200 == response.status_code, response.text
 
 
+def test_a_method_the_route_lacks_is_405_even_with_a_body(served: Served) -> None:
+    """GET with a body on a POST-only route: the router's 405 naming the route's methods, not a 413 for the body."""
+    response = httpx.request(
+        "GET",
+        f"{served.base}/audit/prove",
+        content=b'{"seq": 1}',
+        headers={"Authorization": f"Bearer {served.token}", "Content-Type": "application/json"},
+        timeout=20,
+    )
+    assert 405 == response.status_code, response.text
+    assert "POST" in response.headers["Allow"]
+
+
 def test_heavy_requests_beyond_the_bound_are_503_with_retry_after(served: Served) -> None:
     """Two package checks hold the two heavy slots (their bodies not yet sent): a third is 503 with Retry-After.
 
